@@ -4,6 +4,8 @@ Every value comes from the environment or an optional ``.env`` file beside
 ``manage.py``; ``.env.example`` lists each one with its default and meaning.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -76,8 +78,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # Tests use a file database too: an in-memory one is shared between
-    # threads through SQLite's shared cache, which locks whole tables.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # threads through SQLite's shared cache, which locks whole tables. The
+    # process id keeps concurrent test runs apart.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"pedimentos-test-{os.getpid()}.sqlite3"),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -126,7 +126,9 @@ class Runner:
         )
         heartbeat = _Heartbeat(run)
         heartbeat.start()
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=THREAD_NAME_PREFIX)
+        pool = ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix=THREAD_NAME_PREFIX, initializer=_name_worker
+        )
         status, message = Run.Status.COMPLETED, ""
         pages_done = 0
         try:
@@ -282,6 +284,13 @@ class Runner:
             errors_by_kind=dict(sorted(by_kind.items())),
             page_errors=list(self.page_errors),
         )
+
+
+def _name_worker() -> None:
+    # ThreadPoolExecutor names threads "<prefix>_<n>"; the original tool's
+    # logs, which operators grep, use "PedimentoWorker-<n>".
+    thread = threading.current_thread()
+    thread.name = thread.name.replace(f"{THREAD_NAME_PREFIX}_", f"{THREAD_NAME_PREFIX}-", 1)
 
 
 def _int_id(service: dict):

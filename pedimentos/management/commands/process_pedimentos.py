@@ -123,12 +123,14 @@ class Command(BaseCommand):
     def _parse_range(self, options):
         if options["test"]:
             start_page, end_page = TEST_MODE_PAGES
-            workers = options["workers"] or TEST_MODE_WORKERS
+            workers = _first_given(options["workers"], TEST_MODE_WORKERS)
         else:
-            start_page = options["start_page"] or settings.DEFAULT_START_PAGE
-            end_page = options["end_page"] or settings.DEFAULT_END_PAGE
-            workers = options["workers"] or options["workers_pos"] or settings.DEFAULT_MAX_WORKERS
-        service_type = options["service_type"] or options["service_type_pos"] or settings.DEFAULT_SERVICE_TYPE
+            start_page = _first_given(options["start_page"], settings.DEFAULT_START_PAGE)
+            end_page = _first_given(options["end_page"], settings.DEFAULT_END_PAGE)
+            workers = _first_given(options["workers"], options["workers_pos"], settings.DEFAULT_MAX_WORKERS)
+        service_type = _first_given(
+            options["service_type"], options["service_type_pos"], settings.DEFAULT_SERVICE_TYPE
+        )
 
         if options["start_page"] is not None and options["end_page"] is None and not options["test"]:
             raise CommandError(
@@ -184,6 +186,10 @@ class Command(BaseCommand):
             progress.snapshot_taken = snapshot_taken
             progress.outcome_recorded = lambda outcome: bar.update(1)
         return progress, bar
+
+
+def _first_given(*values):
+    return next(value for value in values if value is not None)
 
 
 def _exit_status(run: Run) -> int:
