@@ -26,7 +26,7 @@ from .retry import RetryPolicy, call_with_retry, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
-# Longest error body quoted in a message, in characters.
+# Maximum length of an error body quoted in a message, in characters.
 MAX_QUOTED_BODY = 300
 
 
@@ -75,7 +75,7 @@ class BackendClient:
         try:
             data = self._call("GET", self.paths.services, params=params, what=f"page {page}")
         except BackendRejected as error:
-            # DRF answers 404 for a page past the end: no more services.
+            # DRF returns 404 for a page past the end, which means no more services.
             if error.status_code == 404:
                 return None
             raise
@@ -133,8 +133,8 @@ class BackendClient:
     ) -> dict:
         """Upload a document as multipart/form-data and return the created record.
 
-        A retry after a timeout that may have reached the backend first asks
-        the backend whether the document is already there, so a slow backend
+        A retry after a timeout that may have reached the backend first checks
+        with the backend whether the document is already there, so a slow backend
         does not end up with two copies.
         """
         form = {
@@ -172,7 +172,7 @@ class BackendClient:
         return data
 
     def update_service(self, service_id: int, payload: dict) -> dict:
-        """PUT a service's new state; ``payload`` holds every field the API requires."""
+        """PUT a service's new state; ``payload`` contains every field the API requires."""
         data = self._call("PUT", f"{self.paths.services}{service_id}/", json=payload, what=f"update of service {service_id}")
         return data if isinstance(data, dict) else {}
 

@@ -1,8 +1,8 @@
 """A logging filter that masks registered secrets in every record.
 
 The API token and each VUCEM key fetched during a run are registered here
-as soon as they are known, so a secret that reaches a log call by accident
-(a library's debug output, an exception text) is replaced with ``***``.
+as soon as they are known. A secret that reaches a log call by accident, in
+a library's debug output or an exception text, is replaced with ``***``.
 This is a safety net: the code itself never passes secrets to a logger.
 """
 

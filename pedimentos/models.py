@@ -71,7 +71,7 @@ class Run(models.Model):
 
 
 class ServiceOutcome(models.Model):
-    """What happened to one backend service in one run.
+    """The result of processing one backend service in one run.
 
     A row is written for every service of the run's snapshot before any is
     processed (status ``queued``), so a crash leaves a record of what was

@@ -40,7 +40,7 @@ class CredentialStore:
     """Fetch each importer's VUCEM credentials once per run, shared by all workers.
 
     When several workers ask for the same RFC at once, one fetches and the
-    others wait for its result. A permanent answer (no credentials) is
+    others wait for its result. A permanent result (no credentials) is
     cached for the run; a transient failure is not, so the next service of
     that importer tries again.
     """
@@ -93,7 +93,7 @@ class CredentialStore:
 
 @dataclass
 class RunContext:
-    """What every worker of one run shares."""
+    """State shared by every worker of one run."""
 
     run: Run
     config: ProcessingConfig

@@ -55,7 +55,7 @@ class Progress:
 
 @dataclass
 class RunResult:
-    """What the command needs to print a summary and choose an exit status."""
+    """Results the command needs to print a summary and choose an exit status."""
 
     run: Run
     errors: list[ServiceOutcome] = field(default_factory=list)

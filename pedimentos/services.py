@@ -120,7 +120,7 @@ def claim_acquire(outcome: ServiceOutcome, *, lease_seconds: float) -> str | Non
     """Claim the outcome's service for its run.
 
     Return None when the claim was taken, or the reason the service must be
-    skipped: another run holds a live claim, or another run recorded an
+    skipped: another run has a live claim, or another run recorded an
     outcome for it after this run read the pending list.
     """
     run = outcome.run
