@@ -85,7 +85,7 @@ def service_history(service_id: int):
 def runs_in_flight_for(service_ids) -> dict[int, int]:
     """Map each given service id that a run is processing now to that run's id.
 
-    A service is in flight when a run holds a live claim on it, or when a
+    A service is in flight when a run has a live claim on it, or when a
     running run still has it queued or running.
     """
     service_ids = list(service_ids)
