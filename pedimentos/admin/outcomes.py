@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin
 from django.contrib.admin.views.main import PAGE_VAR
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
@@ -188,7 +192,7 @@ class ServiceOutcomeAdmin(ReadOnlyAdmin):
             (
                 (
                     number,
-                    entry.get("at", ""),
+                    _local_time(entry.get("at")),
                     format_duration(entry.get("seconds")),
                     entry.get("result", ""),
                 )
@@ -215,7 +219,7 @@ class ServiceOutcomeAdmin(ReadOnlyAdmin):
                     other.run_id,
                     other.run.started_by or "–",
                     other.get_error_kind_display() or "–",
-                    other.finished_at or "–",
+                    short_datetime(other.finished_at),
                 )
                 for other in selectors.service_history(outcome.service_id)
             ),
@@ -227,6 +231,17 @@ class ServiceOutcomeAdmin(ReadOnlyAdmin):
             _("outcome"), _("status"), _("run"), _("started by"), _("error kind"),
             _("finished at"), rows,
         )
+
+
+def _local_time(text) -> str:
+    """Show an ISO 8601 timestamp from the attempt log in local time."""
+    try:
+        value = datetime.fromisoformat(str(text))
+    except ValueError:
+        return str(text or "–")
+    if timezone.is_naive(value):
+        return str(text)
+    return date_format(timezone.localtime(value), "Y-m-d H:i:s")
 
 
 def _cause_rows(changelist) -> list[dict]:
