@@ -10,6 +10,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from . import services
 from .backend import BackendClient
@@ -191,6 +192,8 @@ def _run_pipeline(outcome: ServiceOutcome, ctx: RunContext, step: _Step) -> None
     query, rfc = _validate(outcome)
 
     previous = _previous_upload(outcome)
+    step.failed_at = ErrorKind.UPLOAD_FAILED
+    unconfirmed = None if previous is not None else _unconfirmed_upload(outcome, ctx)
     if previous is not None:
         # An earlier run uploaded the reply but could not mark the service;
         # only the state update is missing.
@@ -198,6 +201,12 @@ def _run_pipeline(outcome: ServiceOutcome, ctx: RunContext, step: _Step) -> None
                     outcome.service_id, previous.document_id, previous.run_id)
         step.fields.update(document_id=previous.document_id, reply_size=previous.reply_size,
                            reply_sha256=previous.reply_sha256, numero_operacion=previous.numero_operacion)
+    elif unconfirmed is not None:
+        logger.info("Service %s: document %s reached the backend in an interrupted attempt; "
+                    "only updating the state", outcome.service_id, unconfirmed.get("id"))
+        step.fields["document_id"] = str(unconfirmed["id"])[:64]
+        if isinstance(unconfirmed.get("size"), int):
+            step.fields["reply_size"] = unconfirmed["size"]
     else:
         step.failed_at = ErrorKind.NO_CREDENTIALS
         credentials = ctx.credentials.get(rfc)
@@ -253,6 +262,32 @@ def _previous_upload(outcome: ServiceOutcome):
         .order_by("-id")
         .first()
     )
+
+
+def _unconfirmed_upload(outcome: ServiceOutcome, ctx: RunContext) -> dict | None:
+    """Return the document that an interrupted attempt may have uploaded, or None.
+
+    When the latest earlier attempt at this service was still in flight when
+    its run stopped (killed, crashed or out of grace time), its upload may
+    have reached the backend without the answer being stored. A document of
+    the pedimento created after that attempt started is that upload.
+    """
+    latest = (
+        ServiceOutcome.objects.filter(service_id=outcome.service_id, started_at__isnull=False)
+        .exclude(pk=outcome.pk)
+        .order_by("-started_at")
+        .first()
+    )
+    if latest is None or latest.status != ServiceOutcome.Status.SKIPPED or latest.document_id:
+        return None
+    documents = ctx.backend.find_documents(
+        pedimento_uuid=outcome.pedimento_uuid, document_type=ctx.config.document_type
+    )
+    for document in documents:
+        created = parse_datetime(str(document.get("created_at") or ""))
+        if document.get("id") not in (None, "") and created is not None and created >= latest.started_at:
+            return document
+    return None
 
 
 def _call_vucem(outcome, ctx: RunContext, step: _Step, query, credentials):

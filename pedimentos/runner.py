@@ -43,6 +43,7 @@ class Progress:
 
     page_started: object = None  # (page, worker)
     page_finished: object = None  # (page, worker, succeeded, total)
+    run_started: object = None  # (run), before the snapshot is read
     snapshot_taken: object = None  # (total_services)
     outcome_recorded: object = None  # (outcome)
     message: object = None  # (text) for warnings the operator should see
@@ -104,6 +105,7 @@ class Runner:
         )
         logger.info("Run %s started: pages %d-%d, service type %d, %d workers",
                     run.pk, start_page, end_page, self.service_type, self.workers)
+        self.progress.emit("run_started", run)
         return self._execute(run, lambda pool: self._snapshot_pages(run, pool, start_page, end_page))
 
     def run_services(self, service_ids: list[int], *, started_by: str = "") -> RunResult:
@@ -114,6 +116,7 @@ class Runner:
             started_by=started_by,
         )
         logger.info("Retry run %s started for %d services by %s", run.pk, len(service_ids), started_by or "?")
+        self.progress.emit("run_started", run)
         return self._execute(run, lambda pool: self._snapshot_services(run, pool, service_ids))
 
     # --- phases -------------------------------------------------------------
@@ -132,9 +135,12 @@ class Runner:
         status, message = Run.Status.COMPLETED, ""
         pages_done = 0
         try:
-            pages = take_snapshot(pool)
+            # Stamped before the first page is read: a service that another
+            # run finishes while the pages are being read may still appear
+            # in them, and claim_acquire skips it by comparing with this time.
             run.snapshot_at = timezone.now()
             run.save(update_fields=["snapshot_at"])
+            pages = take_snapshot(pool)
             total = run.outcomes.count()
             self.progress.emit("snapshot_taken", total)
             logger.info("Run %s: %d services to process on %d pages", run.pk, total, len(pages))

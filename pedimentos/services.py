@@ -120,18 +120,11 @@ def claim_acquire(outcome: ServiceOutcome, *, lease_seconds: float) -> str | Non
     """Claim the outcome's service for its run.
 
     Return None when the claim was taken, or the reason the service must be
-    skipped: another run has a live claim, or another run recorded an
-    outcome for it after this run read the pending list.
+    skipped: another run holds a live claim, or another run recorded an
+    outcome for it after this run started reading the pending list.
     """
     run = outcome.run
     now = timezone.now()
-    handled = ServiceOutcome.objects.filter(
-        service_id=outcome.service_id,
-        status__in=ServiceOutcome.TERMINAL_STATUSES,
-        finished_at__gte=run.snapshot_at or run.started_at,
-    ).exclude(run_id=run.pk).order_by("-finished_at").first()
-    if handled is not None:
-        return f"already {handled.status} in run {handled.run_id} after this run read the list"
     try:
         with transaction.atomic():
             ServiceClaim.objects.filter(service_id=outcome.service_id, expires_at__lt=now).delete()
@@ -144,6 +137,19 @@ def claim_acquire(outcome: ServiceOutcome, *, lease_seconds: float) -> str | Non
     except IntegrityError:
         holder = ServiceClaim.objects.filter(service_id=outcome.service_id).values_list("run_id", flat=True).first()
         return f"claimed by run {holder}"
+
+    # Look for another run's outcome only once the claim is held. A run
+    # records its outcome and releases its claim in one transaction, so an
+    # outcome recorded just before this claim was taken is visible here;
+    # checked before taking the claim, it could slip in between.
+    handled = ServiceOutcome.objects.filter(
+        service_id=outcome.service_id,
+        status__in=ServiceOutcome.TERMINAL_STATUSES,
+        finished_at__gte=run.snapshot_at or run.started_at,
+    ).exclude(run_id=run.pk).order_by("-finished_at").first()
+    if handled is not None:
+        claim_release(outcome)
+        return f"already {handled.status} in run {handled.run_id} after this run read the list"
     return None
 
 

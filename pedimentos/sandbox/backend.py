@@ -122,6 +122,9 @@ class SimulatedBackend:
         self.request_counts: Counter = Counter()
         self.on_update: Callable[[int, int], None] | None = None
         self.down = False
+        # Service id -> HTTP status (such as 403) that every PUT of that
+        # service gets instead of being applied.
+        self.refused_updates: dict[int, int] = {}
 
         # Ids per (estado, servicio), ascending, for fast paginated listing.
         self._index: dict[tuple[int, int], list[int]] = {}

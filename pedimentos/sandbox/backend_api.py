@@ -222,6 +222,12 @@ class BackendHandler(SandboxHandler):
         data = self._parse_data()
         if data is None:
             return
+        refused = backend.refused_updates.get(service_id)
+        if refused is not None:
+            self.send_json(
+                refused, {"detail": "You do not have permission to perform this action."}
+            )
+            return
         if service_id in backend.services and backend.inject_fault(
             backend.faults.update_5xx
         ):
