@@ -140,6 +140,11 @@ DEFAULT_START_PAGE = env.int("DEFAULT_START_PAGE", default=1)
 DEFAULT_END_PAGE = env.int("DEFAULT_END_PAGE", default=3)
 DEFAULT_SERVICE_TYPE = env.int("DEFAULT_SERVICE_TYPE", default=3)
 DEFAULT_MAX_WORKERS = env.int("DEFAULT_MAX_WORKERS", default=2)
+# A run stops taking new services after this many services in a row failed
+# to reach VUCEM (connection errors, timeouts, 5xx), so an outage or a wrong
+# VUCEM_URL fails a handful of services instead of the whole range. 0 turns
+# the check off.
+VUCEM_MAX_CONSECUTIVE_FAILURES = env.int("VUCEM_MAX_CONSECUTIVE_FAILURES", default=5)
 # How long in-flight services may take to finish after Ctrl-C or SIGTERM.
 SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=30.0)
 # How long a run's claim on a service lasts before another run may take it.

@@ -34,6 +34,7 @@ class ProcessingConfig:
     vucem_tls_security_level: int
     vucem_max_reply_bytes: int
     request_delay: float
+    vucem_max_consecutive_failures: int
     retry_policy: RetryPolicy
     shutdown_grace: float
     claim_lease: float
@@ -66,6 +67,7 @@ class ProcessingConfig:
             vucem_tls_security_level=s.VUCEM_TLS_SECURITY_LEVEL,
             vucem_max_reply_bytes=s.VUCEM_MAX_REPLY_BYTES,
             request_delay=s.REQUEST_DELAY_SECONDS,
+            vucem_max_consecutive_failures=s.VUCEM_MAX_CONSECUTIVE_FAILURES,
             retry_policy=RetryPolicy(
                 max_attempts=s.MAX_RETRIES,
                 backoff=s.RETRY_BACKOFF_SECONDS,
@@ -97,6 +99,11 @@ class ProcessingConfig:
             )
         if self.request_delay < 0:
             problems.append(f"REQUEST_DELAY_SECONDS={self.request_delay} must be 0 or more")
+        if self.vucem_max_consecutive_failures < 0:
+            problems.append(
+                f"VUCEM_MAX_CONSECUTIVE_FAILURES={self.vucem_max_consecutive_failures} "
+                "must be 0 (no limit) or more"
+            )
         if self.retry_policy.max_attempts < 1:
             problems.append(f"MAX_RETRIES={self.retry_policy.max_attempts} must be at least 1")
         for name, value in (
