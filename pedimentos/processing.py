@@ -23,6 +23,8 @@ from .exceptions import (
     NoCredentials,
     PedimentosError,
     TransientError,
+    VucemError,
+    VucemTransportError,
 )
 from .logging import register_secret
 from .models import Run, ServiceOutcome
@@ -104,10 +106,36 @@ class RunContext:
     credentials: CredentialStore
     stop_event: threading.Event = field(default_factory=threading.Event)
     abort_error: BackendAuthError | None = None
+    # Why the run stopped taking services because VUCEM was unreachable.
+    vucem_outage: str | None = None
+    vucem_failures_in_row: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def sleep(self, seconds: float) -> bool:
         """Wait between retries; return False when the run is stopping."""
         return not self.stop_event.wait(seconds)
+
+    def record_vucem_result(self, error: Exception | None) -> None:
+        """Count services in a row that could not reach VUCEM; stop the run at the limit.
+
+        ``error`` is None when VUCEM answered (success, fault or business
+        error), and the transport error when every attempt failed to reach it.
+        """
+        limit = self.config.vucem_max_consecutive_failures
+        with self._lock:
+            if error is None:
+                self.vucem_failures_in_row = 0
+                return
+            self.vucem_failures_in_row += 1
+            if not limit or self.vucem_failures_in_row < limit or self.vucem_outage:
+                return
+            self.vucem_outage = (
+                f"VUCEM could not be reached for {self.vucem_failures_in_row} services in a row "
+                f"(last error: {error}); the run stopped taking services. Check VUCEM_URL and "
+                "VUCEM's status, then run again: services not started are still pending."
+            )
+        logger.error("Run %s: %s", self.run.pk, self.vucem_outage)
+        self.stop_event.set()
 
 
 def outcome_row(service: dict, *, page: int, position: int) -> dict:
@@ -168,8 +196,14 @@ def process_outcome(outcome: ServiceOutcome, ctx: RunContext, *, worker: str) ->
         return outcome
     except Exception as error:  # the task boundary: one service never stops the run
         _fail(outcome, ctx, step, error)
+        if isinstance(error, VucemTransportError):
+            ctx.record_vucem_result(error)
+        elif isinstance(error, VucemError):
+            ctx.record_vucem_result(None)
         return outcome
 
+    if step.fields["attempts"]:
+        ctx.record_vucem_result(None)
     services.outcome_save(outcome, status=ServiceOutcome.Status.SUCCEEDED, fields=step.fields)
     logger.info(
         "Service %s (pedimento %s) done: document %s, %d bytes",

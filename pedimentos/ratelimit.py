@@ -9,10 +9,12 @@ import time
 class RateLimiter:
     """Keep at least ``interval`` seconds between the starts of any two calls.
 
-    Each caller reserves the next free start time under a lock and then
-    sleeps outside it, so waiting callers are served in arrival order and
-    the lock is never held while sleeping. A ``stop_event`` that is set
-    wakes sleepers early; ``acquire`` then returns False.
+    A caller gets its turn only when, under the lock, the clock has reached
+    the next free start time; it then moves that time one interval ahead.
+    The spacing therefore holds between the moments ``acquire`` returns,
+    even when a sleeping thread wakes late. Waiting is done outside the
+    lock. A ``stop_event`` that is set wakes waiters early, and ``acquire``
+    then returns False.
     """
 
     def __init__(self, interval: float, *, clock=time.monotonic, stop_event=None):
@@ -21,23 +23,25 @@ class RateLimiter:
         self.interval = interval
         self._clock = clock
         self._lock = threading.Lock()
-        self._next_start = 0.0
-        self._stop_event = stop_event
+        self._next_start = float("-inf")
+        self._stop_event = stop_event or threading.Event()
 
-    def reserve(self) -> float:
-        """Reserve the next start time and return how long to wait for it."""
+    def try_acquire(self) -> float:
+        """Take a turn if one is free now and return 0, else return the seconds to wait."""
         with self._lock:
             now = self._clock()
-            start = max(now, self._next_start)
-            self._next_start = start + self.interval
-            return start - now
+            if now >= self._next_start:
+                self._next_start = now + self.interval
+                return 0.0
+            return self._next_start - now
 
     def acquire(self) -> bool:
-        """Wait for this caller's turn; return False if stopped while waiting."""
-        delay = self.reserve()
-        if delay <= 0:
-            return True
-        if self._stop_event is not None:
-            return not self._stop_event.wait(delay)
-        time.sleep(delay)
-        return True
+        """Wait for a turn; return False if the stop event was set while waiting."""
+        while True:
+            if self._stop_event.is_set():
+                return False
+            delay = self.try_acquire()
+            if delay <= 0:
+                return True
+            if self._stop_event.wait(delay):
+                return False

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,7 +23,13 @@ from django.utils import timezone
 from . import services
 from .backend import BackendClient
 from .conf import ProcessingConfig
-from .exceptions import BackendAuthError, BackendError, PedimentosError, RunAborted
+from .exceptions import (
+    BackendAuthError,
+    BackendError,
+    BackendTransientError,
+    PedimentosError,
+    RunAborted,
+)
 from .models import Run, ServiceOutcome
 from .processing import CredentialStore, RunContext, outcome_row, process_outcome
 from .ratelimit import RateLimiter
@@ -143,10 +149,12 @@ class Runner:
             pages = take_snapshot(pool)
             total = run.outcomes.count()
             self.progress.emit("snapshot_taken", total)
-            logger.info("Run %s: %d services to process on %d pages", run.pk, total, len(pages))
+            logger.info("Run %s: %d services to process on %d page(s)", run.pk, total, len(pages))
             pages_done = self._process_pages(run, ctx, pool, pages)
             if ctx.abort_error is not None:
                 status, message = Run.Status.ABORTED, str(ctx.abort_error)
+            elif ctx.vucem_outage is not None:
+                status, message = Run.Status.ABORTED, ctx.vucem_outage
             elif self.stop_event.is_set():
                 status, message = Run.Status.INTERRUPTED, "Stopped by a signal before every service ran."
         except (BackendAuthError, RunAborted) as error:
@@ -169,44 +177,85 @@ class Runner:
         return self._result(run)
 
     def _snapshot_pages(self, run: Run, pool, start_page: int, end_page: int) -> list[int]:
-        """Read the requested pages and store their services as queued outcomes."""
-        def fetch(page):
-            try:
-                return page, self.backend.list_pending(
-                    page=page, page_size=self.config.api_page_size,
-                    state=self.config.state_pending, service_type=self.service_type,
-                )
-            finally:
-                connections.close_all()
+        """Read the requested pages and store their services as queued outcomes.
+
+        The first page is read alone: its ``count`` tells how many pages the
+        list has, so a range past the end costs no requests. The other pages
+        are read in parallel. A page that cannot be read because the backend
+        is unreachable aborts the run before any service changes; a page of
+        the wrong shape is reported and skipped.
+        """
+        first = self._fetch_page(run, start_page)
+        if first is None:
+            return []
+        results = {start_page: first}
+        if first is _UNUSABLE:
+            # Without the first page's count, read on until the list ends.
+            for page in range(start_page + 1, end_page + 1):
+                results[page] = self._fetch_page(run, page)
+                if results[page] is None:
+                    break
+        else:
+            last_page = min(end_page, self._last_page(first))
+            rest = range(start_page + 1, last_page + 1)
+            futures = {pool.submit(self._fetch_page, run, page): page for page in rest}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+        if self.stop_event.is_set():
+            return []
 
         pages: list[int] = []
-        futures = [pool.submit(fetch, page) for page in range(start_page, end_page + 1)]
-        results = {}
-        for future in as_completed(futures):
-            try:
-                page, data = future.result()
-            except BackendAuthError:
-                raise
-            except PedimentosError as error:
-                self.page_errors.append(str(error))
-                logger.error("Run %s: %s", run.pk, error)
-                continue
-            results[page] = data
-
         for page in sorted(results):
             data = results[page]
-            if data is None:
-                logger.info("Run %s: page %d is past the end of the pending list", run.pk, page)
+            if data is None or data is _UNUSABLE:
                 continue
             rows = []
             for position, service in enumerate(data.results):
                 if not isinstance(service, dict) or _int_id(service) is None:
-                    self.page_errors.append(f"Page {page} has an entry without a numeric 'id'; it was ignored")
+                    self._page_error(run, f"Page {page} has an entry without a numeric 'id'; it was ignored")
                     continue
                 rows.append(outcome_row(service, page=page, position=position))
             services.outcomes_queue(run, rows)
             pages.append(page)
         return pages
+
+    def _fetch_page(self, run: Run, page: int):
+        """Return one page of the pending list.
+
+        Return None past the end of the list or when the run is stopping,
+        and ``_UNUSABLE`` for a page whose JSON has the wrong shape.
+        """
+        if self.stop_event.is_set():
+            return None
+        try:
+            data = self.backend.list_pending(
+                page=page, page_size=self.config.api_page_size,
+                state=self.config.state_pending, service_type=self.service_type,
+            )
+        except BackendTransientError as error:
+            raise RunAborted(f"The backend is unreachable, so page {page} could not be read: {error}") from error
+        except BackendAuthError:
+            raise
+        except PedimentosError as error:
+            self._page_error(run, str(error))
+            return _UNUSABLE
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connections.close_all()
+        if data is None:
+            logger.info("Run %s: page %d is past the end of the pending list", run.pk, page)
+        return data
+
+    def _last_page(self, first) -> int:
+        """Return the last page number of the list as it is now."""
+        if not first.has_next:
+            return first.number
+        page_size = max(1, len(first.results), self.config.api_page_size)
+        return max(first.number, -(-first.count // page_size))
+
+    def _page_error(self, run: Run, text: str) -> None:
+        self.page_errors.append(text)
+        logger.error("Run %s: %s", run.pk, text)
 
     def _snapshot_services(self, run: Run, pool, service_ids: list[int]) -> list[int]:
         rows = []
@@ -223,19 +272,17 @@ class Runner:
         return [0] if rows else []
 
     def _process_pages(self, run: Run, ctx: RunContext, pool, pages: list[int]) -> int:
+        """Process the pages in the pool; return how many were finished."""
         futures = [pool.submit(self._process_page, run, ctx, page) for page in pages]
-        done = 0
-        for future in as_completed(futures):
-            future.result()
-            done += 1
-        return done
+        return sum(1 for future in as_completed(futures) if future.result())
 
-    def _process_page(self, run: Run, ctx: RunContext, page: int) -> None:
+    def _process_page(self, run: Run, ctx: RunContext, page: int) -> bool:
+        """Process one page's queued services in order; return True if all ran."""
         worker = threading.current_thread().name
         close_old_connections()
         try:
             if self.stop_event.is_set():
-                return
+                return False
             if page:
                 self.progress.emit("page_started", page, worker)
             outcomes = list(run.outcomes.filter(page=page, status=ServiceOutcome.Status.QUEUED)
@@ -243,12 +290,13 @@ class Runner:
             succeeded = 0
             for outcome in outcomes:
                 if self.stop_event.is_set():
-                    break
+                    return False
                 process_outcome(outcome, ctx, worker=worker)
                 succeeded += outcome.status == ServiceOutcome.Status.SUCCEEDED
                 self.progress.emit("outcome_recorded", outcome)
             if page:
                 self.progress.emit("page_finished", page, worker, succeeded, len(outcomes))
+            return True
         finally:
             connections.close_all()
 
@@ -290,6 +338,10 @@ class Runner:
             errors_by_kind=dict(sorted(by_kind.items())),
             page_errors=list(self.page_errors),
         )
+
+
+# Marks a page that was read but could not be used (JSON of the wrong shape).
+_UNUSABLE = object()
 
 
 def _name_worker() -> None:

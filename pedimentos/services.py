@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from .logging import redact
 from .models import Run, ServiceClaim, ServiceOutcome
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def run_finish(run: Run, *, status: str, message: str = "", pages_processed=None
     if pages_processed is not None:
         run.pages_processed = pages_processed
     if message:
-        run.message = message
+        run.message = redact(message)
     run.save()
     ServiceClaim.objects.filter(run=run).delete()
     return run
@@ -172,6 +173,8 @@ def outcome_save(outcome: ServiceOutcome, *, status: str, fields: dict) -> None:
     outcome.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(outcome, name, value)
+    if outcome.error_message:
+        outcome.error_message = redact(outcome.error_message)
     if outcome.error_message and len(outcome.error_message) > 4000:
         outcome.error_message = outcome.error_message[:4000] + "..."
     with transaction.atomic():

@@ -6,46 +6,62 @@ import pytest
 from pedimentos.ratelimit import RateLimiter
 
 
-def test_reservations_are_spaced_by_interval():
+def test_turns_are_spaced_by_interval():
     now = [100.0]
     limiter = RateLimiter(0.5, clock=lambda: now[0])
-    delays = [limiter.reserve() for _ in range(4)]
-    assert delays == [0.0, 0.5, 1.0, 1.5]
+    assert limiter.try_acquire() == 0.0
+    assert limiter.try_acquire() == pytest.approx(0.5)
+    now[0] = 100.3
+    assert limiter.try_acquire() == pytest.approx(0.2)
+    now[0] = 100.5
+    assert limiter.try_acquire() == 0.0
+    assert limiter.try_acquire() == pytest.approx(0.5)
 
 
 def test_idle_time_is_not_banked():
     now = [0.0]
     limiter = RateLimiter(1.0, clock=lambda: now[0])
-    assert limiter.reserve() == 0.0
+    assert limiter.try_acquire() == 0.0
     now[0] = 10.0
-    assert limiter.reserve() == 0.0
-    assert limiter.reserve() == 1.0
+    assert limiter.try_acquire() == 0.0
+    assert limiter.try_acquire() == pytest.approx(1.0)
 
 
 def test_threads_start_at_least_interval_apart():
-    limiter = RateLimiter(0.05)
-    starts = []
-    lock = threading.Lock()
+    interval = 0.05
+    clock_lock = threading.Lock()
+    granted = []
+
+    def clock():
+        return time.monotonic()
+
+    limiter = RateLimiter(interval, clock=clock)
+    original = limiter.try_acquire
+
+    def recording_try_acquire():
+        # Record the clock reading that granted each turn, under the
+        # limiter's own decision, so thread scheduling cannot blur it.
+        with clock_lock:
+            delay = original()
+            if delay == 0.0:
+                granted.append(limiter._next_start - interval)
+            return delay
+
+    limiter.try_acquire = recording_try_acquire
 
     def worker():
         for _ in range(3):
-            limiter.acquire()
-            with lock:
-                starts.append(time.monotonic())
+            assert limiter.acquire() is True
 
     threads = [threading.Thread(target=worker) for _ in range(6)]
-    begin = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    starts.sort()
-    assert len(starts) == 18
-    # A sleeper may wake late but never early, so the n-th start (0-based)
-    # comes at least n intervals after the first reservation. Comparing
-    # neighbours instead would fail whenever the machine delays one thread.
-    for number, started in enumerate(starts):
-        assert started - begin >= number * 0.05 - 0.002
+
+    assert len(granted) == 18
+    gaps = [later - earlier for earlier, later in zip(granted, granted[1:])]
+    assert min(gaps) >= interval
 
 
 def test_stop_event_wakes_waiters():

@@ -188,3 +188,50 @@ def test_secrets_absent_from_logs_and_database(make_sandbox, caplog):
     for secret in [sandbox.api_token, *passwords]:
         assert secret not in caplog.text
         assert secret not in dump
+
+
+def test_backend_unreachable_aborts(make_sandbox):
+    sandbox = make_sandbox(services=5, importers=1, seed=4)
+    result = run_pages(sandbox, 1, 2, api_url="http://127.0.0.1:1/api/v1")
+
+    assert result.run.status == Run.Status.ABORTED
+    assert "unreachable" in result.run.message
+    assert result.run.outcomes.count() == 0
+
+
+def test_range_past_end_reads_only_needed_pages(make_sandbox):
+    sandbox = make_sandbox(services=25, importers=2, seed=4)
+
+    result = run_pages(sandbox, 1, 100000, workers=4)
+
+    assert result.run.status == Run.Status.COMPLETED
+    assert result.run.succeeded == 25
+    # 25 services at 10 per page: pages 1, 2 and 3 exist.
+    assert sandbox.backend.request_counts["GET services"] == 3
+    assert result.run.pages_processed == 3
+
+
+def test_start_page_past_end_does_nothing(make_sandbox):
+    sandbox = make_sandbox(services=5, importers=1, seed=4)
+
+    result = run_pages(sandbox, 4, 9)
+
+    assert result.run.status == Run.Status.COMPLETED
+    assert result.run.outcomes.count() == 0
+    assert sandbox.backend.request_counts["GET services"] == 1
+
+
+def test_vucem_unreachable_stops_after_limit(make_sandbox):
+    sandbox = make_sandbox(services=30, importers=2, seed=4)
+
+    result = run_pages(sandbox, 1, 3, workers=2, vucem_url="http://127.0.0.1:1",
+                       vucem_max_consecutive_failures=4)
+
+    assert result.run.status == Run.Status.ABORTED
+    assert "VUCEM could not be reached for 4 services in a row" in result.run.message
+    # The two workers may each finish the service they had started.
+    assert 4 <= result.run.failed <= 5
+    assert set(result.errors_by_kind) == {"transport"}
+    states = [sandbox.backend.state_of(i) for i in sandbox.backend.services]
+    assert states.count(FAILED) == result.run.failed
+    assert states.count(PENDING) == 30 - result.run.failed
