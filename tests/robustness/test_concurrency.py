@@ -4,13 +4,14 @@ import json
 import os
 import subprocess
 import threading
+import time as time_module
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from pedimentos.models import Run, ServiceClaim, ServiceOutcome
-from pedimentos.sandbox import VucemFaults
+from pedimentos.sandbox import BackendFaults, VucemFaults
 from tests.robustness.helpers import (
     DONE,
     PENDING,
@@ -65,6 +66,38 @@ def test_two_runners_threads_split_work(make_sandbox):
     assert overlap
     assert first.skipped + second.skipped == len(overlap)
     assert ServiceClaim.objects.count() == 0
+
+
+def test_staggered_runners_never_repeat(make_sandbox):
+    # A later run reads its pages while an earlier one is finishing the
+    # same services: what the earlier run finishes meanwhile must not be
+    # processed again.
+    sandbox = make_sandbox(
+        services=60, importers=3, seed=37,
+        vucem=VucemFaults(latency=0.02), backend=BackendFaults(latency=0.02),
+    )
+    service_ids = sandbox.backend.pending_ids()
+    results = []
+    lock = threading.Lock()
+
+    def run(workers):
+        result = run_pages(sandbox, 1, 6, workers=workers)
+        with lock:
+            results.append(result)
+
+    threads = []
+    for workers in (4, 2, 2):
+        thread = threading.Thread(target=run, args=(workers,))
+        thread.start()
+        threads.append(thread)
+        time_module.sleep(0.3)
+    for thread in threads:
+        thread.join(120)
+
+    assert len(results) == 3
+    assert_each_service_once(sandbox, service_ids)
+    assert sum(result.run.succeeded for result in results) == 60
+    assert sum(result.run.failed for result in results) == 0
 
 
 def fake_run(**fields) -> Run:
