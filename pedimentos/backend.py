@@ -22,6 +22,7 @@ from .exceptions import (
     BackendRejected,
     BackendTransientError,
 )
+from .http import new_session
 from .retry import RetryPolicy, call_with_retry, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ class BackendClient:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = new_session(self.api_url)
             session.headers["Authorization"] = f"Token {self.token}"
             session.headers["Accept"] = "application/json"
             self._local.session = session

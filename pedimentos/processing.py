@@ -105,6 +105,8 @@ class RunContext:
     limiter: RateLimiter
     credentials: CredentialStore
     stop_event: threading.Event = field(default_factory=threading.Event)
+    # Limits how many VUCEM requests of the run are in flight at once.
+    vucem_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
     abort_error: BackendAuthError | None = None
     # Why the run stopped taking services because VUCEM was unreachable.
     vucem_outage: str | None = None
@@ -171,7 +173,8 @@ def _int_or_none(value):
 
 def process_outcome(outcome: ServiceOutcome, ctx: RunContext, *, worker: str) -> ServiceOutcome:
     """Run one queued service through the whole pipeline and record the result."""
-    reason = services.claim_acquire(outcome, lease_seconds=ctx.config.claim_lease)
+    claim = services.claim_acquire(outcome, lease_seconds=ctx.config.claim_lease)
+    reason = claim.skip_reason
     if reason is not None:
         logger.info("Service %s skipped: %s", outcome.service_id, reason)
         services.outcome_skip(outcome, reason=f"Skipped: {reason}.")
@@ -180,7 +183,7 @@ def process_outcome(outcome: ServiceOutcome, ctx: RunContext, *, worker: str) ->
     services.outcome_start(outcome, worker=worker)
     step = _Step(outcome)
     try:
-        _run_pipeline(outcome, ctx, step)
+        _run_pipeline(outcome, ctx, step, claim.history)
     except Interrupted:
         services.outcome_save(outcome, status=ServiceOutcome.Status.SKIPPED, fields={
             **step.fields,
@@ -220,14 +223,14 @@ class _Step:
         self.failed_at = ErrorKind.INTERNAL
 
 
-def _run_pipeline(outcome: ServiceOutcome, ctx: RunContext, step: _Step) -> None:
+def _run_pipeline(outcome: ServiceOutcome, ctx: RunContext, step: _Step, history: list) -> None:
     config = ctx.config
     step.failed_at = ErrorKind.INVALID_DATA
     query, rfc = _validate(outcome)
 
-    previous = _previous_upload(outcome)
+    previous = _previous_upload(history)
     step.failed_at = ErrorKind.UPLOAD_FAILED
-    unconfirmed = None if previous is not None else _unconfirmed_upload(outcome, ctx)
+    unconfirmed = None if previous is not None else _unconfirmed_upload(outcome, ctx, history)
     if previous is not None:
         # An earlier run uploaded the reply but could not mark the service;
         # only the state update is missing.
@@ -288,17 +291,15 @@ def _validate(outcome: ServiceOutcome):
     return query, rfc
 
 
-def _previous_upload(outcome: ServiceOutcome):
-    return (
-        ServiceOutcome.objects.filter(service_id=outcome.service_id, backend_updated=False)
-        .exclude(document_id="")
-        .exclude(pk=outcome.pk)
-        .order_by("-id")
-        .first()
-    )
+def _previous_upload(history: list):
+    """Return the newest earlier outcome whose upload was never followed by a state update."""
+    for earlier in history:
+        if earlier.document_id and not earlier.backend_updated:
+            return earlier
+    return None
 
 
-def _unconfirmed_upload(outcome: ServiceOutcome, ctx: RunContext) -> dict | None:
+def _unconfirmed_upload(outcome: ServiceOutcome, ctx: RunContext, history: list) -> dict | None:
     """Return the document that an interrupted attempt may have uploaded, or None.
 
     When the latest earlier attempt at this service was still in flight when
@@ -306,12 +307,8 @@ def _unconfirmed_upload(outcome: ServiceOutcome, ctx: RunContext) -> dict | None
     have reached the backend without the answer being stored. A document of
     the pedimento created after that attempt started is that upload.
     """
-    latest = (
-        ServiceOutcome.objects.filter(service_id=outcome.service_id, started_at__isnull=False)
-        .exclude(pk=outcome.pk)
-        .order_by("-started_at")
-        .first()
-    )
+    started = [earlier for earlier in history if earlier.started_at is not None]
+    latest = max(started, key=lambda earlier: earlier.started_at, default=None)
     if latest is None or latest.status != ServiceOutcome.Status.SKIPPED or latest.document_id:
         return None
     documents = ctx.backend.find_documents(
@@ -326,9 +323,10 @@ def _unconfirmed_upload(outcome: ServiceOutcome, ctx: RunContext) -> dict | None
 
 def _call_vucem(outcome, ctx: RunContext, step: _Step, query, credentials):
     def attempt():
-        if ctx.stop_event.is_set() or not ctx.limiter.acquire():
-            raise Interrupted()
-        return ctx.vucem.consultar_pedimento_completo(query, credentials)
+        with ctx.vucem_slots:
+            if ctx.stop_event.is_set() or not ctx.limiter.acquire():
+                raise Interrupted()
+            return ctx.vucem.consultar_pedimento_completo(query, credentials)
 
     def record(number, error, seconds):
         step.fields["attempts"] = number

@@ -38,6 +38,8 @@ from .vucem import VucemClient
 logger = logging.getLogger(__name__)
 
 THREAD_NAME_PREFIX = "PedimentoWorker"
+# Pool threads per VUCEM slot (see ``_execute``).
+THREADS_PER_WORKER = 2
 HEARTBEAT_SECONDS = 30.0
 # A running run on another host whose heartbeat is older than this is dead.
 STALE_RUN_AFTER = timedelta(minutes=10)
@@ -132,11 +134,19 @@ class Runner:
             run=run, config=self.config, backend=self.backend, vucem=self.vucem,
             limiter=RateLimiter(self.config.request_delay, stop_event=self.stop_event),
             credentials=CredentialStore(self.backend), stop_event=self.stop_event,
+            vucem_slots=threading.BoundedSemaphore(self.workers),
         )
         heartbeat = _Heartbeat(run)
         heartbeat.start()
+        # ``workers`` is how many VUCEM requests may be in flight at once. The
+        # pool has twice as many threads, so while one thread waits for VUCEM
+        # another uploads and records the service it has just fetched; with
+        # exactly ``workers`` threads, the upload and database time of each
+        # service would be added to every VUCEM slot.
         pool = ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix=THREAD_NAME_PREFIX, initializer=_name_worker
+            max_workers=self.workers * THREADS_PER_WORKER,
+            thread_name_prefix=THREAD_NAME_PREFIX,
+            initializer=_name_worker,
         )
         status, message = Run.Status.COMPLETED, ""
         pages_done = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -117,41 +118,84 @@ def outcomes_queue(run: Run, rows: list[dict]) -> int:
     return run.outcomes.count() - before
 
 
-def claim_acquire(outcome: ServiceOutcome, *, lease_seconds: float) -> str | None:
+# Columns of a service's earlier outcomes that processing needs.
+HISTORY_FIELDS = (
+    "id", "run_id", "status", "started_at", "finished_at", "document_id",
+    "backend_updated", "reply_size", "reply_sha256", "numero_operacion",
+)
+# Earlier outcomes read per service; more than this many means a service
+# retried for weeks, and the newest ones decide.
+HISTORY_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The outcome of ``claim_acquire``."""
+
+    # Why the service must be skipped, or None when the claim was taken.
+    skip_reason: str | None
+    # The service's outcomes in other runs, newest first (empty when skipped).
+    history: list = field(default_factory=list)
+
+
+def claim_acquire(outcome: ServiceOutcome, *, lease_seconds: float) -> ClaimResult:
     """Claim the outcome's service for its run.
 
-    Return None when the claim was taken, or the reason the service must be
-    skipped: another run holds a live claim, or another run recorded an
-    outcome for it after this run started reading the pending list.
+    The service must be skipped when another run has a live claim on it, or
+    when another run recorded an outcome for it after this run started
+    reading the pending list.
     """
     run = outcome.run
     now = timezone.now()
+    claim = ServiceClaim(
+        service_id=outcome.service_id, run=run, claimed_at=now,
+        expires_at=now + timedelta(seconds=lease_seconds),
+    )
     try:
-        with transaction.atomic():
-            ServiceClaim.objects.filter(service_id=outcome.service_id, expires_at__lt=now).delete()
-            ServiceClaim.objects.create(
-                service_id=outcome.service_id,
-                run=run,
-                claimed_at=now,
-                expires_at=now + timedelta(seconds=lease_seconds),
-            )
+        _insert_claim(claim)
     except IntegrityError:
-        holder = ServiceClaim.objects.filter(service_id=outcome.service_id).values_list("run_id", flat=True).first()
-        return f"claimed by run {holder}"
+        # Only a claim past its lease may be taken over.
+        ServiceClaim.objects.filter(service_id=outcome.service_id, expires_at__lt=now).delete()
+        try:
+            _insert_claim(claim)
+        except IntegrityError:
+            holder = (
+                ServiceClaim.objects.filter(service_id=outcome.service_id)
+                .values_list("run_id", flat=True).first()
+            )
+            return ClaimResult(skip_reason=f"claimed by run {holder}")
 
-    # Look for another run's outcome only once the claim is held. A run
-    # records its outcome and releases its claim in one transaction, so an
-    # outcome recorded just before this claim was taken is visible here;
-    # checked before taking the claim, it could slip in between.
-    handled = ServiceOutcome.objects.filter(
-        service_id=outcome.service_id,
-        status__in=ServiceOutcome.TERMINAL_STATUSES,
-        finished_at__gte=run.snapshot_at or run.started_at,
-    ).exclude(run_id=run.pk).order_by("-finished_at").first()
-    if handled is not None:
-        claim_release(outcome)
-        return f"already {handled.status} in run {handled.run_id} after this run read the list"
-    return None
+    # Read other runs' outcomes only once the claim is held. A run records
+    # its outcome and releases its claim in one transaction, so an outcome
+    # recorded just before this claim was taken is visible here; read before
+    # taking the claim, it could slip in between.
+    history = list(
+        ServiceOutcome.objects.filter(service_id=outcome.service_id)
+        .exclude(pk=outcome.pk)
+        .only(*HISTORY_FIELDS)
+        .order_by("-id")[:HISTORY_LIMIT]
+    )
+    since = run.snapshot_at or run.started_at
+    for earlier in history:
+        handled_elsewhere = (
+            earlier.run_id != run.pk
+            and earlier.status in ServiceOutcome.TERMINAL_STATUSES
+            and earlier.finished_at is not None
+            and earlier.finished_at >= since
+        )
+        if handled_elsewhere:
+            claim_release(outcome)
+            return ClaimResult(
+                skip_reason=f"already {earlier.status} in run {earlier.run_id} after this run read the list"
+            )
+    return ClaimResult(skip_reason=None, history=history)
+
+
+def _insert_claim(claim: ServiceClaim) -> None:
+    # A savepoint keeps a failed INSERT from breaking an enclosing
+    # transaction (PostgreSQL) when the caller runs inside one.
+    with transaction.atomic(savepoint=True):
+        claim.save(force_insert=True)
 
 
 def claim_release(outcome: ServiceOutcome) -> None:

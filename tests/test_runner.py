@@ -235,3 +235,42 @@ def test_vucem_unreachable_stops_after_limit(make_sandbox):
     states = [sandbox.backend.state_of(i) for i in sandbox.backend.services]
     assert states.count(FAILED) == result.run.failed
     assert states.count(PENDING) == 30 - result.run.failed
+
+
+class CountingVucem:
+    """Wrap the real client and record how many calls are in flight at once."""
+
+    def __init__(self, client):
+        self.client = client
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def consultar_pedimento_completo(self, query, credentials):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self.client.consultar_pedimento_completo(query, credentials)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def close(self):
+        self.client.close()
+
+
+def test_vucem_calls_limited_to_workers(make_sandbox):
+    from pedimentos.sandbox import VucemFaults
+    from pedimentos.vucem import VucemClient
+
+    sandbox = make_sandbox(services=40, importers=2, seed=6, vucem=VucemFaults(latency=0.05))
+    config = sandbox_config(sandbox)
+    vucem = CountingVucem(VucemClient(base_url=config.vucem_url, connect_timeout=5,
+                                      read_timeout=5, max_reply_bytes=10**7, tls_security_level=1))
+    runner = Runner(config, workers=2, service_type=3, vucem=vucem)
+
+    result = runner.run_pages(1, 4, started_by="test")
+
+    assert result.run.succeeded == 40
+    assert vucem.max_in_flight == 2

@@ -118,7 +118,7 @@ class VucemClient:
         with self._lock:
             if self._closed:
                 raise RuntimeError("This VucemClient is closed; create a new one.")
-            session = build_session(self.tls_security_level)
+            session = build_session(self.tls_security_level, self.base_url)
             self._sessions.append(session)
         self._local.session = session
         return session

@@ -18,6 +18,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ReadTimeoutError
 
 from pedimentos.exceptions import VucemInvalidReply, VucemTransportError
+from pedimentos.http import new_session
 
 # Bytes read from the socket at a time. A reply over the limit is cut after
 # at most one more chunk.
@@ -63,9 +64,9 @@ class SecurityLevelAdapter(HTTPAdapter):
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
 
-def build_session(security_level: int) -> requests.Session:
+def build_session(security_level: int, base_url: str = "https://") -> requests.Session:
     """Return a session for VUCEM with the TLS adapter mounted for https://."""
-    session = requests.Session()
+    session = new_session(base_url)
     # max_retries=0: one call is one HTTP request.
     session.mount("https://", SecurityLevelAdapter(security_level, max_retries=0))
     return session

@@ -115,25 +115,27 @@ def test_vucem_transient_mix(make_sandbox):
 
 
 def test_backend_5xx_on_uploads_and_updates(make_sandbox):
+    # 80 services, so that at 10 % each kind of fault is injected at least
+    # once in all but about 1 in 4,000 runs (0.9 ** 80).
     sandbox = make_sandbox(
-        services=40, importers=3, seed=52,
+        services=80, importers=3, seed=52,
         backend=BackendFaults(upload_5xx=0.1, update_5xx=0.1),
     )
     service_ids = sandbox.backend.pending_ids()
 
-    result = run_pages(sandbox, 1, 4, workers=4)
+    result = run_pages(sandbox, 1, 8, workers=4)
 
     counts = sandbox.backend.request_counts
     assert counts["injected upload_5xx"] > 0
     assert counts["injected update_5xx"] > 0
     assert result.run.status == Run.Status.COMPLETED
-    assert result.run.outcomes.count() == 40
+    assert result.run.outcomes.count() == 80
     assert_no_duplicate_documents(sandbox)
     assert_run_counts_match_backend(result.run, sandbox)
     assert_outcomes_match_backend(sandbox, service_ids)
     # Every service ends in a recorded state, whatever the faults did.
-    assert result.run.succeeded + result.run.failed == 40
-    assert sandbox.vucem.request_count == 40
+    assert result.run.succeeded + result.run.failed == 80
+    assert sandbox.vucem.request_count == 80
 
 
 def down_for_a_while(sandbox, *, after_documents, seconds):
