@@ -111,9 +111,18 @@ class ProcessingConfig:
             ("API_READ_TIMEOUT", self.api_read_timeout),
             ("VUCEM_CONNECT_TIMEOUT", self.vucem_connect_timeout),
             ("VUCEM_READ_TIMEOUT", self.vucem_read_timeout),
+            ("CLAIM_LEASE_SECONDS", self.claim_lease),
         ):
             if value <= 0:
                 problems.append(f"{name}={value} must be more than 0 seconds")
+        for name, value in (
+            ("SHUTDOWN_GRACE_SECONDS", self.shutdown_grace),
+            ("RETRY_BACKOFF_SECONDS", self.retry_policy.backoff),
+            ("RETRY_BACKOFF_MAX_SECONDS", self.retry_policy.backoff_max),
+            ("RETRY_AFTER_MAX_SECONDS", self.retry_policy.retry_after_max),
+        ):
+            if value < 0:
+                problems.append(f"{name}={value} must be 0 seconds or more")
         if self.vucem_max_reply_bytes < 1024:
             problems.append(f"VUCEM_MAX_REPLY_BYTES={self.vucem_max_reply_bytes} must be at least 1024")
         if not 0 <= self.vucem_tls_security_level <= 5:

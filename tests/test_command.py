@@ -125,3 +125,117 @@ def test_sandbox_demo_in_fresh_process(tmp_path):
     assert data["processed"] == 30
     assert data["succeeded"] + data["failed"] == 30
     assert "=== RESUMEN DEL PROCESAMIENTO MULTIHILO ===" in completed.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--run", "3"], "--run only filters what --retry-failed retries"),
+        (["--error-kind", "transport"], "--error-kind only filters"),
+        (["--since", "2026-01-01"], "--since only filters"),
+        (["--run", "3", "--since", "2026-01-01"], "--run and --since only filter"),
+        (["--retry-failed", "1", "3"], "--retry-failed takes no page arguments (got 1 3)"),
+        (["--retry-failed", "--test"], "--retry-failed and --test cannot be combined"),
+        (["--test", "1", "5"], "--test sets pages 1-2 itself"),
+        (["--retry-failed", "--run", "-1"], "Invalid --run -1"),
+        (["--retry-failed", "--run", "0"], "Invalid --run 0"),
+    ],
+)
+def test_ignored_options_rejected(args, message):
+    with pytest.raises(CommandError) as error:
+        call_command("process_pedimentos", *args)
+    assert message in str(error.value)
+    assert error.value.returncode == 2
+
+
+def test_retry_unknown_run(db):
+    with pytest.raises(CommandError) as error:
+        call_command("process_pedimentos", "--retry-failed", "--run", "99999")
+    assert str(error.value) == "Run 99999 not found."
+    assert error.value.returncode == 2
+
+
+def run_in_process(env, *args):
+    """Run the command in a fresh Python process; return the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "process_pedimentos", *args, "--no-progress"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_unmigrated_database_exits_one(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+           "API_TOKEN": "a-test-token", "API_URL": "http://127.0.0.1:1/api/v1"}
+
+    completed = run_in_process(env, "1", "1")
+
+    assert completed.returncode == 1
+    assert ("The database has unapplied migrations; run `python manage.py migrate` first."
+            in completed.stderr)
+    assert "Traceback" not in completed.stderr
+    assert "127.0.0.1:1" not in completed.stderr + completed.stdout
+
+
+def test_unreachable_database_exits_one(tmp_path):
+    missing = tmp_path / "no-such-dir" / "db.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{missing}", "API_TOKEN": "a-test-token"}
+
+    completed = run_in_process(env, "1", "1")
+
+    assert completed.returncode == 1
+    assert "Cannot read the database: unable to open database file" in completed.stderr
+    assert "Check DATABASE_URL" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.fixture
+def migrated_env(tmp_path):
+    """Environment of a fresh process with its own migrated SQLite database."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
+           "API_TOKEN": "a-test-token", "REQUEST_DELAY_SECONDS": "0",
+           "RETRY_BACKOFF_SECONDS": "0.01", "API_CONNECT_TIMEOUT": "1"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    return env
+
+
+def test_url_password_masked(migrated_env):
+    # Nothing listens on port 1, so the backend is unreachable and the
+    # connection error quotes API_URL.
+    env = {**migrated_env, "API_URL": "http://ops:Pa55word-api@127.0.0.1:1/api/v1",
+           "VUCEM_URL": "http://rfc:Pa55word-vucem@127.0.0.1:1"}
+
+    completed = run_in_process(env, "1", "1", "-v", "2")
+
+    assert completed.returncode == 1
+    output = completed.stdout + completed.stderr
+    assert "cannot connect to http://ops:***@127.0.0.1:1" in output
+    assert "Pa55word-api" not in output
+    assert "Pa55word-vucem" not in output
+
+
+def test_url_password_not_stored(migrated_env):
+    env = {**migrated_env, "API_URL": "http://ops:Pa55word-api@127.0.0.1:1/api/v1"}
+
+    run_in_process(env, "1", "1")
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from pedimentos.models import Run; print(Run.objects.get().message)"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+    assert "cannot connect to" in completed.stdout
+    assert "Pa55word-api" not in completed.stdout
+
+
+@pytest.mark.parametrize("is_terminal, expected", [(True, "terminal"), (False, "no terminal")])
+def test_started_by_terminal(monkeypatch, is_terminal, expected):
+    from pedimentos.management.commands.process_pedimentos import _started_by
+
+    class Stdin:
+        def isatty(self):
+            return is_terminal
+
+    monkeypatch.setenv("USER", "ops")
+    monkeypatch.setattr(sys, "stdin", Stdin())
+
+    assert _started_by() == f"command (user ops, {expected})"

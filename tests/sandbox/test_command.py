@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -101,3 +102,58 @@ def test_command_rejects_host(host):
 def test_command_rejects_share():
     with pytest.raises(CommandError, match="http_503"):
         call_command("sandbox", vucem_503=1.5)
+
+
+def test_command_rejects_host_exit_two():
+    with pytest.raises(CommandError) as error:
+        call_command("sandbox", host="0.0.0.0")
+    assert error.value.returncode == 2
+
+
+def test_command_rejects_share_exit_two():
+    with pytest.raises(CommandError) as error:
+        call_command("sandbox", vucem_503=1.5)
+    assert error.value.returncode == 2
+
+
+@pytest.mark.parametrize(
+    "option, port",
+    [("backend_port", 99999), ("backend_port", -1), ("vucem_port", 65536)],
+)
+def test_command_rejects_port_range(option, port):
+    with pytest.raises(CommandError) as error:
+        call_command("sandbox", **{option: port})
+    flag = "--" + option.replace("_", "-")
+    assert f"Invalid {flag} {port}" in str(error.value)
+    assert error.value.returncode == 2
+
+
+def test_command_rejects_same_ports():
+    with pytest.raises(CommandError) as error:
+        call_command("sandbox", backend_port=8899, vucem_port=8899)
+    assert "both 8899" in str(error.value)
+    assert error.value.returncode == 2
+
+
+def test_command_port_in_use_names_port():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        busy = listener.getsockname()[1]
+        with pytest.raises(CommandError) as error:
+            call_command("sandbox", backend_port=busy, vucem_port=0)
+    message = str(error.value)
+    assert f"Port {busy} on 127.0.0.1 is already in use" in message
+    assert "--backend-port 0" in message
+
+
+def test_command_port_overflow_in_subprocess():
+    completed = subprocess.run(
+        [sys.executable, str(MANAGE_PY), "sandbox", "--backend-port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    assert "Invalid --backend-port 99999" in completed.stderr
+    assert "Traceback" not in completed.stderr

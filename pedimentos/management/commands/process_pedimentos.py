@@ -9,13 +9,16 @@ import signal
 import sys
 import threading
 from contextlib import ExitStack
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 
 from pedimentos.conf import SUPPORTED_SERVICE_TYPES, ProcessingConfig
-from pedimentos.logging import register_secret
+from pedimentos.logging import redact, register_secret
 from pedimentos.models import Run
 from pedimentos.runner import Progress, Runner
 from pedimentos.summary import format_summary, summary_dict
@@ -27,6 +30,9 @@ EXIT_FAILURES = 3
 
 TEST_MODE_PAGES = (1, 2)
 TEST_MODE_WORKERS = 2
+
+# Options that only filter what --retry-failed retries: option name -> dest.
+RETRY_FILTERS = {"--run": "retry_run", "--error-kind": "error_kind", "--since": "since"}
 
 
 class Command(BaseCommand):
@@ -69,19 +75,24 @@ class Command(BaseCommand):
         as_json = options["json"]
         out = self.stderr if as_json else self.stdout
         verbosity = options["verbosity"]
+        self._check_option_combinations(options)
         start_page, end_page, service_type, workers = self._parse_range(options)
         self._configure_logging(verbosity)
+        self._check_database()
+        run_id = options["retry_run"]
+        if run_id is not None and not Run.objects.filter(pk=run_id).exists():
+            raise CommandError(f"Run {run_id} not found.", returncode=EXIT_USAGE)
 
         with ExitStack() as stack:
             overrides = {}
             if options["sandbox"]:
-                overrides = self._start_sandbox(stack, options["sandbox_seed"], out)
+                overrides = self._start_sandbox(stack, options["sandbox_seed"], out, verbosity)
             try:
                 config = ProcessingConfig.from_settings(**overrides)
             except ImproperlyConfigured as error:
                 self.stderr.write(self.style.ERROR(str(error)))
                 sys.exit(EXIT_ABORTED)
-            register_secret(config.api_token)
+            _register_config_secrets(config)
 
             stop_event = threading.Event()
             stack.enter_context(_StopSignals(stop_event, self.stderr))
@@ -110,15 +121,78 @@ class Command(BaseCommand):
                 result = runner.run_pages(start_page, end_page, started_by=started_by)
 
         run = result.run
+        # redact() masks secrets that reached an error text, such as a
+        # password inside API_URL quoted in a connection error.
         if as_json:
-            self.stdout.write(json.dumps(summary_dict(result), ensure_ascii=False))
+            self.stdout.write(redact(json.dumps(summary_dict(result), ensure_ascii=False)))
         if verbosity or not as_json:
-            out.write(format_summary(result))
+            out.write(redact(format_summary(result)))
         if run.status == Run.Status.ABORTED:
-            self.stderr.write(self.style.ERROR(f"Run aborted: {run.message}"))
+            self.stderr.write(self.style.ERROR(redact(f"Run aborted: {run.message}")))
         sys.exit(_exit_status(run))
 
     # --- helpers ------------------------------------------------------------
+
+    def _check_option_combinations(self, options):
+        """Raise a usage error for options that the chosen mode would ignore."""
+        positional = [
+            str(options[dest])
+            for dest in ("start_page", "end_page", "service_type_pos", "workers_pos")
+            if options[dest] is not None
+        ]
+        filters = [name for name, dest in RETRY_FILTERS.items() if options[dest] is not None]
+        if options["retry_failed"]:
+            if positional:
+                raise CommandError(
+                    f"--retry-failed takes no page arguments (got {' '.join(positional)}): "
+                    "it retries failed services by id, whatever page they were on.",
+                    returncode=EXIT_USAGE,
+                )
+            if options["test"]:
+                raise CommandError(
+                    "--retry-failed and --test cannot be combined, because --test reads "
+                    f"pages {TEST_MODE_PAGES[0]}-{TEST_MODE_PAGES[1]}.",
+                    returncode=EXIT_USAGE,
+                )
+        elif filters:
+            if len(filters) == 1:
+                subject, verb, pronoun = filters[0], "filters", "it"
+            else:
+                subject = ", ".join(filters[:-1]) + " and " + filters[-1]
+                verb, pronoun = "filter", "them"
+            raise CommandError(
+                f"{subject} only {verb} what --retry-failed retries; add --retry-failed "
+                f"or remove {pronoun}.",
+                returncode=EXIT_USAGE,
+            )
+        if options["test"] and positional:
+            raise CommandError(
+                f"--test sets pages {TEST_MODE_PAGES[0]}-{TEST_MODE_PAGES[1]} itself, so it "
+                f"takes no page arguments (got {' '.join(positional)}).",
+                returncode=EXIT_USAGE,
+            )
+        if options["retry_run"] is not None and options["retry_run"] < 1:
+            raise CommandError(
+                f"Invalid --run {options['retry_run']}: run ids are whole numbers from 1.",
+                returncode=EXIT_USAGE,
+            )
+
+    def _check_database(self):
+        """Exit with status 1 when the database is unreachable or not migrated."""
+        try:
+            executor = MigrationExecutor(connection)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError as error:
+            self.stderr.write(self.style.ERROR(
+                f"Cannot read the database: {str(error).strip()}\n"
+                "Check DATABASE_URL and that the database server is running."
+            ))
+            sys.exit(EXIT_ABORTED)
+        if plan:
+            self.stderr.write(self.style.ERROR(
+                "The database has unapplied migrations; run `python manage.py migrate` first."
+            ))
+            sys.exit(EXIT_ABORTED)
 
     def _parse_range(self, options):
         if options["test"]:
@@ -156,11 +230,12 @@ class Command(BaseCommand):
         if level is not None:
             logging.getLogger("pedimentos").setLevel(level)
 
-    def _start_sandbox(self, stack, seed, out):
+    def _start_sandbox(self, stack, seed, out, verbosity):
         from pedimentos.sandbox import Sandbox, SandboxConfig
 
         sandbox = stack.enter_context(Sandbox(SandboxConfig(seed=seed)))
-        out.write(f"Sandbox started: backend {sandbox.api_url}, VUCEM {sandbox.vucem_url}")
+        if verbosity:
+            out.write(f"Sandbox started: backend {sandbox.api_url}, VUCEM {sandbox.vucem_url}")
         return {"api_url": sandbox.api_url, "api_token": sandbox.api_token, "vucem_url": sandbox.vucem_url}
 
     def _progress(self, out, verbosity, as_json, no_progress, service_type):
@@ -201,9 +276,22 @@ def _exit_status(run: Run) -> int:
 
 
 def _started_by() -> str:
+    # Whether stdin is a terminal tells an interactive shell from cron, a
+    # pipe or a service manager, but not which of those it is.
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or "?"
-    source = "cron" if not sys.stdin or not sys.stdin.isatty() else "shell"
-    return f"command ({source}, user {user})"
+    terminal = "terminal" if sys.stdin and sys.stdin.isatty() else "no terminal"
+    return f"command (user {user}, {terminal})"
+
+
+def _register_config_secrets(config: ProcessingConfig) -> None:
+    """Register the API token and any password inside API_URL or VUCEM_URL for masking."""
+    register_secret(config.api_token)
+    for url in (config.api_url, config.vucem_url):
+        password = urlsplit(url).password
+        if password:
+            # Error texts may quote the URL as written or percent-decoded.
+            register_secret(password)
+            register_secret(unquote(password))
 
 
 class _StopSignals:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import secrets
 import signal
+import socket
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
 from pedimentos.sandbox import BackendFaults, Sandbox, SandboxConfig, VucemFaults
 from pedimentos.sandbox.httpserver import is_loopback
+
+EXIT_USAGE = 2
+MAX_PORT = 65535
 
 # Command-line option -> VucemFaults field, for the share knobs.
 VUCEM_SHARE_OPTIONS = {
@@ -137,8 +142,14 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Invalid --host {host!r}: use a loopback address (127.0.0.1, ::1 "
                 "or localhost). The sandbox is a test server that prints its "
-                "token, so it must not be reachable from other machines."
+                "token, so it must not be reachable from other machines.",
+                returncode=EXIT_USAGE,
             )
+        ports = {
+            "--backend-port": options["backend_port"],
+            "--vucem-port": options["vucem_port"],
+        }
+        self._check_ports(ports)
         config = self._build_config(options)
         sandbox = Sandbox(
             config,
@@ -149,10 +160,7 @@ class Command(BaseCommand):
         try:
             sandbox.start()
         except OSError as error:
-            raise CommandError(
-                f"Cannot listen on {host}: {error}. Pick other ports with "
-                "--backend-port and --vucem-port (0 = any free port)."
-            ) from error
+            raise CommandError(_listen_error(host, ports, error)) from error
 
         stop = threading.Event()
         previous = {
@@ -202,7 +210,26 @@ class Command(BaseCommand):
                 default_mix=default_mix,
             )
         except ValueError as error:
-            raise CommandError(f"Invalid sandbox option: {error}") from error
+            raise CommandError(
+                f"Invalid sandbox option: {error}", returncode=EXIT_USAGE
+            ) from error
+
+    def _check_ports(self, ports: dict[str, int]) -> None:
+        """Raise a usage error for a port out of range or used twice."""
+        for option, port in ports.items():
+            if not 0 <= port <= MAX_PORT:
+                raise CommandError(
+                    f"Invalid {option} {port}: use a TCP port from 1 to {MAX_PORT}, "
+                    "or 0 for any free port.",
+                    returncode=EXIT_USAGE,
+                )
+        backend_port, vucem_port = ports.values()
+        if backend_port and backend_port == vucem_port:
+            raise CommandError(
+                f"--backend-port and --vucem-port are both {backend_port}: the two "
+                "servers need different ports (0 = any free port).",
+                returncode=EXIT_USAGE,
+            )
 
     def _print_banner(self, sandbox: Sandbox) -> None:
         config = sandbox.config
@@ -228,3 +255,38 @@ class Command(BaseCommand):
             self.stdout.write(f"Service ids seeded to fail on purpose: {cases}.")
         self.stdout.write("Press Ctrl-C to stop.")
         self.stdout.flush()
+
+
+def _listen_error(host: str, ports: dict[str, int], error: OSError) -> str:
+    """Return the message for a failed bind, naming the busy port when known."""
+    if error.errno == errno.EADDRINUSE:
+        # The OSError does not say which server failed, so try each port again.
+        busy = [
+            (option, port)
+            for option, port in ports.items()
+            if port and not _can_bind(host, port)
+        ]
+        if busy:
+            option, port = busy[0]
+            return (
+                f"Port {port} on {host} is already in use (another sandbox or "
+                f"server may be running). Pick another one with {option}, or use "
+                f"{option} 0 for any free port."
+            )
+    return (
+        f"Cannot listen on {host}: {error}. Pick other ports with "
+        "--backend-port and --vucem-port (0 = any free port)."
+    )
+
+
+def _can_bind(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # The sandbox servers set SO_REUSEADDR too, so a port in TIME_WAIT
+        # does not count as busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
