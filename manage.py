@@ -6,9 +6,16 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as error:
+        # Raised while settings load, before any command runs: the message
+        # names the setting and the fix, and a traceback would hide it.
+        sys.stderr.write(f"Error: {error}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
