@@ -43,7 +43,8 @@ def test_settings_bad_value(name, value, expected):
     completed = manage_check(**{name: value})
 
     assert completed.returncode != 0
-    assert "ImproperlyConfigured" in completed.stderr
+    assert completed.stderr.startswith("Error: ")
+    assert "Traceback" not in completed.stderr
     assert expected in completed.stderr
 
 
