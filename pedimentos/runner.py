@@ -191,43 +191,53 @@ class Runner:
 
         The first page is read alone: its ``count`` tells how many pages the
         list has, so a range past the end costs no requests. The other pages
-        are read in parallel. A page that cannot be read because the backend
-        is unreachable aborts the run before any service changes; a page of
-        the wrong shape is reported and skipped.
+        are read in parallel, and each is stored as soon as it arrives, so
+        memory does not grow with the number of pages. A page that cannot be
+        read because the backend is unreachable aborts the run before any
+        service changes; a page of the wrong shape is reported and skipped.
         """
         first = self._fetch_page(run, start_page)
         if first is None:
             return []
-        results = {start_page: first}
+        stored = [self._store_page(run, start_page, first)]
         if first is _UNUSABLE:
             # Without the first page's count, read on until the list ends.
             for page in range(start_page + 1, end_page + 1):
-                results[page] = self._fetch_page(run, page)
-                if results[page] is None:
+                data = self._fetch_page(run, page)
+                if data is None:
                     break
+                stored.append(self._store_page(run, page, data))
         else:
             last_page = min(end_page, self._last_page(first))
-            rest = range(start_page + 1, last_page + 1)
-            futures = {pool.submit(self._fetch_page, run, page): page for page in rest}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
+            del first
+            futures = [
+                pool.submit(self._fetch_and_store_page, run, page)
+                for page in range(start_page + 1, last_page + 1)
+            ]
+            stored.extend(future.result() for future in as_completed(futures))
         if self.stop_event.is_set():
             return []
+        return sorted(page for page in stored if page is not None)
 
-        pages: list[int] = []
-        for page in sorted(results):
-            data = results[page]
-            if data is None or data is _UNUSABLE:
+    def _fetch_and_store_page(self, run: Run, page: int) -> int | None:
+        return self._store_page(run, page, self._fetch_page(run, page))
+
+    def _store_page(self, run: Run, page: int, data) -> int | None:
+        """Queue a page's services; return the page number, or None if it had none to queue."""
+        if data is None or data is _UNUSABLE:
+            return None
+        rows = []
+        for position, service in enumerate(data.results):
+            if not isinstance(service, dict) or _int_id(service) is None:
+                self._page_error(run, f"Page {page} has an entry without a numeric 'id'; it was ignored")
                 continue
-            rows = []
-            for position, service in enumerate(data.results):
-                if not isinstance(service, dict) or _int_id(service) is None:
-                    self._page_error(run, f"Page {page} has an entry without a numeric 'id'; it was ignored")
-                    continue
-                rows.append(outcome_row(service, page=page, position=position))
+            rows.append(outcome_row(service, page=page, position=position))
+        try:
             services.outcomes_queue(run, rows)
-            pages.append(page)
-        return pages
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connections.close_all()
+        return page
 
     def _fetch_page(self, run: Run, page: int):
         """Return one page of the pending list.
@@ -249,9 +259,6 @@ class Runner:
         except PedimentosError as error:
             self._page_error(run, str(error))
             return _UNUSABLE
-        finally:
-            if threading.current_thread() is not threading.main_thread():
-                connections.close_all()
         if data is None:
             logger.info("Run %s: page %d is past the end of the pending list", run.pk, page)
         return data

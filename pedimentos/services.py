@@ -110,12 +110,14 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def outcomes_queue(run: Run, rows: list[dict]) -> int:
-    """Store the run's snapshot: one queued outcome per service; return how many were new."""
+def outcomes_queue(run: Run, rows: list[dict]) -> None:
+    """Store part of the run's snapshot: one queued outcome per service.
+
+    A service already queued for the run (seen on an earlier page because
+    the list shifted while it was read) is left as it is.
+    """
     objects = [ServiceOutcome(run=run, status=ServiceOutcome.Status.QUEUED, **row) for row in rows]
-    before = run.outcomes.count()
     ServiceOutcome.objects.bulk_create(objects, ignore_conflicts=True, batch_size=500)
-    return run.outcomes.count() - before
 
 
 # Columns of a service's earlier outcomes that processing needs.

@@ -229,8 +229,9 @@ def test_vucem_unreachable_stops_after_limit(make_sandbox):
 
     assert result.run.status == Run.Status.ABORTED
     assert "VUCEM could not be reached for 4 services in a row" in result.run.message
-    # The two workers may each finish the service they had started.
-    assert 4 <= result.run.failed <= 5
+    # Services already in their last attempt when the limit is reached may
+    # still fail: at most one per other pool thread (two per worker).
+    assert 4 <= result.run.failed <= 4 + 2 * 2 - 1
     assert set(result.errors_by_kind) == {"transport"}
     states = [sandbox.backend.state_of(i) for i in sandbox.backend.services]
     assert states.count(FAILED) == result.run.failed

@@ -40,8 +40,10 @@ class VucemClient:
         self.read_timeout = read_timeout
         self.max_reply_bytes = max_reply_bytes
         self.tls_security_level = tls_security_level
-        # Fail here, not in the first worker thread, on an invalid level.
-        build_ssl_context(tls_security_level)
+        # Built here so that an invalid level fails at once, and shared by
+        # every thread's session: each context loads the CA store, about
+        # 0.8 MB, and an SSLContext may serve many connections at once.
+        self._ssl_context = build_ssl_context(tls_security_level)
 
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -118,7 +120,9 @@ class VucemClient:
         with self._lock:
             if self._closed:
                 raise RuntimeError("This VucemClient is closed; create a new one.")
-            session = build_session(self.tls_security_level, self.base_url)
+            session = build_session(
+                self.tls_security_level, self.base_url, ssl_context=self._ssl_context
+            )
             self._sessions.append(session)
         self._local.session = session
         return session

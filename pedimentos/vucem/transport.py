@@ -50,9 +50,9 @@ def build_ssl_context(security_level: int) -> ssl.SSLContext:
 class SecurityLevelAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` whose TLS connections use ``build_ssl_context``."""
 
-    def __init__(self, security_level: int = 1, **kwargs):
+    def __init__(self, security_level: int = 1, *, ssl_context=None, **kwargs):
         self.security_level = security_level
-        self.ssl_context = build_ssl_context(security_level)
+        self.ssl_context = ssl_context or build_ssl_context(security_level)
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args, **kwargs):
@@ -64,11 +64,14 @@ class SecurityLevelAdapter(HTTPAdapter):
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
 
-def build_session(security_level: int, base_url: str = "https://") -> requests.Session:
+def build_session(
+    security_level: int, base_url: str = "https://", *, ssl_context=None
+) -> requests.Session:
     """Return a session for VUCEM with the TLS adapter mounted for https://."""
     session = new_session(base_url)
     # max_retries=0: one call is one HTTP request.
-    session.mount("https://", SecurityLevelAdapter(security_level, max_retries=0))
+    adapter = SecurityLevelAdapter(security_level, ssl_context=ssl_context, max_retries=0)
+    session.mount("https://", adapter)
     return session
 
 
