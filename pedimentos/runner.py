@@ -130,6 +130,7 @@ class Runner:
     # --- phases -------------------------------------------------------------
 
     def _execute(self, run: Run, take_snapshot) -> RunResult:
+        """Take the snapshot, process it, and close the run whatever happens."""
         ctx = RunContext(
             run=run, config=self.config, backend=self.backend, vucem=self.vucem,
             limiter=RateLimiter(self.config.request_delay, stop_event=self.stop_event),
@@ -140,7 +141,7 @@ class Runner:
         heartbeat.start()
         # ``workers`` is how many VUCEM requests may be in flight at once. The
         # pool has twice as many threads, so while one thread waits for VUCEM
-        # another uploads and records the service it has just fetched; with
+        # another uploads and records the service it has just fetched. With
         # exactly ``workers`` threads, the upload and database time of each
         # service would be added to every VUCEM slot.
         pool = ThreadPoolExecutor(
@@ -148,49 +149,68 @@ class Runner:
             thread_name_prefix=THREAD_NAME_PREFIX,
             initializer=_name_worker,
         )
-        status, message = Run.Status.COMPLETED, ""
-        pages_done = 0
+
+        status, message, pages_done = Run.Status.ABORTED, "", 0
         try:
-            # Stamped before the first page is read: a service that another
-            # run finishes while the pages are being read may still appear
-            # in them, and claim_acquire skips it by comparing with this time.
-            run.snapshot_at = timezone.now()
-            run.save(update_fields=["snapshot_at"])
-            pages = take_snapshot(pool)
-            total = run.outcomes.count()
-            self.progress.emit("snapshot_taken", total)
-            logger.info("Run %s: %d services to process on %d page(s)", run.pk, total, len(pages))
-            pages_done = self._process_pages(run, ctx, pool, pages)
-            if ctx.abort_error is not None:
-                status, message = Run.Status.ABORTED, str(ctx.abort_error)
-            elif ctx.vucem_outage is not None:
-                status, message = Run.Status.ABORTED, ctx.vucem_outage
-            elif self.stop_event.is_set():
-                status, message = Run.Status.INTERRUPTED, "Stopped by a signal before every service ran."
+            pages_done = self._snapshot_and_process(run, ctx, pool, take_snapshot)
+            status, message = self._final_status(ctx)
         except (BackendAuthError, RunAborted) as error:
-            status, message = Run.Status.ABORTED, str(error)
+            message = str(error)
         except BackendError as error:
-            status, message = Run.Status.ABORTED, f"The pending list could not be read: {error}"
+            message = f"The pending list could not be read: {error}"
+        except BaseException as error:
+            # Recorded as aborted, then raised to the caller.
+            message = f"Unexpected {type(error).__name__}: {error}"
+            raise
         finally:
             heartbeat.stop()
-            finished = self._shutdown(pool)
-            if not finished and status == Run.Status.COMPLETED:
-                status = Run.Status.INTERRUPTED
-            self._close_unfinished(run)
-            if self.page_errors:
-                message = "; ".join(filter(None, [message, *self.page_errors]))
-            services.run_finish(run, status=status, message=message, pages_processed=pages_done)
-            self.backend.close()
-            self.vucem.close()
+            self._close_run(run, pool, status, message, pages_done)
+
         logger.info("Run %s %s: %d succeeded, %d failed, %d skipped", run.pk, run.status,
                     run.succeeded, run.failed, run.skipped)
         return self._result(run)
 
+    def _snapshot_and_process(self, run: Run, ctx: RunContext, pool, take_snapshot) -> int:
+        """Store the run's snapshot, process it, and return how many pages were finished."""
+        # Stamped before the first page is read: a service that another run
+        # finishes while the pages are being read may still appear in them,
+        # and claim_acquire skips it by comparing with this time.
+        run.snapshot_at = timezone.now()
+        run.save(update_fields=["snapshot_at"])
+        pages = take_snapshot(pool)
+
+        total = run.outcomes.count()
+        self.progress.emit("snapshot_taken", total)
+        logger.info("Run %s: %d services to process on %d page(s)", run.pk, total, len(pages))
+        return self._process_pages(run, ctx, pool, pages)
+
+    def _final_status(self, ctx: RunContext) -> tuple[str, str]:
+        """Return the status and message of a run whose pages were all handed out."""
+        if ctx.abort_error is not None:
+            return Run.Status.ABORTED, str(ctx.abort_error)
+        if ctx.vucem_outage is not None:
+            return Run.Status.ABORTED, ctx.vucem_outage
+        if self.stop_event.is_set():
+            return Run.Status.INTERRUPTED, "Stopped by a signal before every service ran."
+        return Run.Status.COMPLETED, ""
+
+    def _close_run(self, run: Run, pool, status: str, message: str, pages_done: int) -> None:
+        """Stop the pool, record the run's end, and close the network clients."""
+        finished = self._shutdown(pool)
+        if not finished and status == Run.Status.COMPLETED:
+            status = Run.Status.INTERRUPTED
+        self._close_unfinished(run)
+        if self.page_errors:
+            message = "; ".join(filter(None, [message, *self.page_errors]))
+        services.run_finish(run, status=status, message=message, pages_processed=pages_done)
+        self.backend.close()
+        self.vucem.close()
+
     def _snapshot_pages(self, run: Run, pool, start_page: int, end_page: int) -> list[int]:
         """Read the requested pages and store their services as queued outcomes.
 
-        The first page is read alone: its ``count`` tells how many pages the
-        list has, so a range past the end costs no requests. The other pages
+        The first page is read alone: its ``count`` gives the number of pages
+        in the list, so a range past the end costs no requests. The other pages
         are read in parallel, and each is stored as soon as it arrives, so
         memory does not grow with the number of pages. A page that cannot be
         read because the backend is unreachable aborts the run before any
