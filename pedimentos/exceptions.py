@@ -106,7 +106,7 @@ class VucemAuthFailed(VucemFault):
 
 
 class VucemBusinessError(VucemError, PermanentError):
-    """VUCEM answered with ``tieneError`` true and one or more messages."""
+    """VUCEM replied with ``tieneError`` true and one or more messages."""
 
     error_kind = ErrorKind.VUCEM_ERROR
 
@@ -133,7 +133,7 @@ class BackendError(PedimentosError):
 
 
 class BackendTransientError(BackendError, TransientError):
-    """The backend was unreachable, timed out or answered 5xx or 429."""
+    """The backend was unreachable, timed out or returned 5xx or 429."""
 
     error_kind = ErrorKind.TRANSPORT
 
@@ -158,7 +158,7 @@ class BackendAuthError(BackendError, PermanentError):
 
 
 class BackendInvalidResponse(BackendError, PermanentError):
-    """The backend answered with JSON of an unexpected shape."""
+    """The backend returned JSON of an unexpected shape."""
 
     error_kind = ErrorKind.BACKEND_REJECTED
 
