@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .runner import RunResult
+from .models import ServiceOutcome
+from .runner import THREADS_PER_WORKER, RunResult
 
 MAX_ERRORS_SHOWN = 10
 
@@ -44,7 +45,7 @@ def format_summary(result: RunResult) -> str:
         f"Ejecución: #{run.pk} ({_status_es(run.status)})",
         f"Tiempo total: {run.duration_seconds or 0.0:.2f} segundos",
         f"Páginas procesadas: {pages}",
-        f"Hilos: {run.workers}",
+        f"Solicitudes simultáneas a VUCEM: {run.workers} (hilos: {run.workers * THREADS_PER_WORKER})",
         f"Total servicios procesados: {run.processed}",
         f"Total servicios exitosos: {run.succeeded}",
         f"Total servicios fallidos: {run.failed}",
@@ -53,7 +54,9 @@ def format_summary(result: RunResult) -> str:
     if run.skipped:
         lines.append(f"Servicios omitidos: {run.skipped}")
     if result.errors_by_kind:
-        kinds = ", ".join(f"{kind}: {count}" for kind, count in result.errors_by_kind.items())
+        kinds = ", ".join(
+            f"{_kind_label(kind)}: {count}" for kind, count in result.errors_by_kind.items()
+        )
         lines.append(f"Fallos por tipo: {kinds}")
     if result.errors:
         lines.append(f"Primeros {min(MAX_ERRORS_SHOWN, len(result.errors))} errores:")
@@ -65,6 +68,14 @@ def format_summary(result: RunResult) -> str:
     if run.message:
         lines.append(f"Aviso: {run.message}")
     return "\n".join(lines)
+
+
+def _kind_label(kind: str) -> str:
+    """Return the error kind's label in the active language, with its code."""
+    try:
+        return f"{ServiceOutcome.ErrorKind(kind).label} ({kind})"
+    except ValueError:
+        return kind
 
 
 def _status_es(status: str) -> str:

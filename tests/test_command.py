@@ -235,6 +235,8 @@ def test_started_by_terminal(monkeypatch, is_terminal, expected):
         def isatty(self):
             return is_terminal
 
+    # getpass.getuser() reads LOGNAME first, then USER.
+    monkeypatch.setenv("LOGNAME", "ops")
     monkeypatch.setenv("USER", "ops")
     monkeypatch.setattr(sys, "stdin", Stdin())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -278,7 +279,10 @@ def _exit_status(run: Run) -> int:
 def _started_by() -> str:
     # Whether stdin is a terminal tells an interactive shell from cron, a
     # pipe or a service manager, but not which of those it is.
-    user = os.environ.get("USER") or os.environ.get("LOGNAME") or "?"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry
+        user = "?"
     terminal = "terminal" if sys.stdin and sys.stdin.isatty() else "no terminal"
     return f"command (user {user}, {terminal})"
 
