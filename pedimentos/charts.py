@@ -2,7 +2,10 @@
 
 Each run is one stacked bar (succeeded, failed and skipped services) with
 its success rate drawn as a line on a 0-100 % scale, so a night with many
-failures stands out without any JavaScript.
+failures stands out without any JavaScript. Bars are labelled with the run
+number ("#5", or "#4 R" for a retry run). Runs that stopped early have a
+solid red outline and their status written above the bar. Retry runs stay
+out of the rate line, because they only hold services that failed before.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from django.utils.translation import gettext as _
 from .models import Run
 
 WIDTH = 960
-HEIGHT = 240
+HEIGHT = 256
 MARGIN_LEFT = 52
 MARGIN_RIGHT = 52
 MARGIN_TOP = 34
-MARGIN_BOTTOM = 40
+MARGIN_BOTTOM = 54
 # Fewer runs than this still get bars of the same width, so two runs do
 # not turn into two wide blocks.
 MIN_SLOTS = 12
@@ -34,6 +37,11 @@ COLOR_SKIPPED = "#a0a7ad"
 COLOR_RATE = "#1d5a96"
 COLOR_GRID = "#d9dde1"
 COLOR_TEXT = "#4a5056"
+
+# Estimated width in px of one character of a bold 10 px bar label.
+LABEL_CHAR_WIDTH = 6.5
+# Statuses of runs that stopped before finishing their pages or list.
+STOPPED_STATUSES = (Run.Status.ABORTED, Run.Status.INTERRUPTED, Run.Status.ABANDONED)
 
 
 @dataclass(frozen=True)
@@ -99,16 +107,26 @@ def _y(fraction: float, plot_height: float) -> float:
     return MARGIN_TOP + plot_height * (1 - fraction)
 
 
+def _tick_count(scale_max: int) -> int:
+    """Return how many intervals split 0..scale_max into whole numbers."""
+    for count in (4, 5, 2):
+        if scale_max >= count and scale_max % count == 0:
+            return count
+    return 1
+
+
 def _grid(scale_max: int, plot_height: float) -> list[str]:
     right = WIDTH - MARGIN_RIGHT
     parts = []
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
+    ticks = _tick_count(scale_max)
+    for step in range(ticks + 1):
+        fraction = step / ticks
         y = _y(fraction, plot_height)
         parts.append(
             f'<line x1="{MARGIN_LEFT}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" '
             f'stroke="{COLOR_GRID}" stroke-width="1"/>'
         )
-        services = f"{scale_max * fraction:g}"
+        services = scale_max * step // ticks
         parts.append(
             f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
             f'fill="{COLOR_TEXT}">{services}</text>'
@@ -171,16 +189,21 @@ def _bar_svg(bar: _Bar, scale_max: int, plot_height: float, link_for) -> str:
         base += count
 
     if run.status != Run.Status.COMPLETED:
-        # Runs that did not complete get an outline in their status color,
-        # and an empty run still gets a visible mark at the baseline.
-        color = COLOR_SKIPPED if run.status == Run.Status.RUNNING else COLOR_FAILED
+        # Runs that did not complete get an outline, and an empty run still
+        # gets a visible mark at the baseline. A run still going is dashed
+        # grey; a run that stopped early is solid red and names its status.
         top = _y(base / scale_max, plot_height)
         height = max(plot_height * base / scale_max, 2)
+        if run.status in STOPPED_STATUSES:
+            stroke = f'stroke="{COLOR_FAILED}" stroke-width="2"'
+        else:
+            stroke = f'stroke="{COLOR_SKIPPED}" stroke-width="2" stroke-dasharray="4 2"'
         parts.append(
             f'<rect x="{bar.x:.1f}" y="{top - (2 if not base else 0):.1f}" '
-            f'width="{bar.width:.1f}" height="{height:.1f}" fill="none" '
-            f'stroke="{color}" stroke-width="2" stroke-dasharray="4 2"/>'
+            f'width="{bar.width:.1f}" height="{height:.1f}" fill="none" {stroke}/>'
         )
+
+    parts += _bar_marks(bar, _y(base / scale_max, plot_height))
 
     # A transparent full-height rectangle makes the whole slot clickable and
     # shows the tooltip even where the bar is short.
@@ -196,14 +219,46 @@ def _bar_svg(bar: _Bar, scale_max: int, plot_height: float, link_for) -> str:
     return f'<g class="pedimentos-chart-bar">{body}</g>'
 
 
+def _bar_marks(bar: _Bar, top: float) -> list[str]:
+    """Write the marks above a bar: "R" for a retry run, the status of a run
+    that stopped early. They show even where the run number under the bar is
+    left out for lack of room.
+    """
+    # NOTE: with 30 runs a slot is about 28 px wide, so the status labels of
+    # two neighbouring stopped runs can overlap.
+    run = bar.run
+    marks = []
+    if run.kind == Run.Kind.RETRY:
+        marks.append((_("R"), COLOR_TEXT))
+    if run.status in STOPPED_STATUSES:
+        marks.append((run.get_status_display().lower(), COLOR_FAILED))
+    parts = []
+    y = top - 6
+    for text, color in marks:
+        parts.append(
+            f'<text x="{bar.x + bar.width / 2:.1f}" y="{y:.1f}" '
+            f'text-anchor="middle" font-size="9" fill="{color}">{escape(text)}</text>'
+        )
+        y -= 11
+    return parts
+
+
 def _bar_tooltip(run: Run) -> str:
     started = date_format(timezone.localtime(run.started_at), "SHORT_DATETIME_FORMAT")
     rate = run.success_rate
     rate_text = _("no services processed") if rate is None else f"{rate:.1f} %"
-    return _(
-        "Run %(id)s (%(status)s), %(started)s: %(succeeded)d succeeded, "
-        "%(failed)d failed, %(skipped)d skipped; success rate %(rate)s"
-    ) % {
+    if run.kind == Run.Kind.RETRY:
+        text = _(
+            "Retry run %(id)s (%(status)s), %(started)s: %(succeeded)d succeeded, "
+            "%(failed)d failed, %(skipped)d skipped; success rate %(rate)s, left "
+            "out of the rate line"
+        )
+    else:
+        text = _(
+            "Run %(id)s (%(status)s), %(started)s: %(succeeded)d succeeded, "
+            "%(failed)d failed, %(skipped)d skipped; success rate %(rate)s"
+        )
+    return text % {
         "id": run.pk,
         "status": run.get_status_display(),
         "started": started,
@@ -219,7 +274,7 @@ def _rate_line(bars: list[_Bar], plot_height: float) -> str:
     markers = []
     for bar in bars:
         rate = bar.run.success_rate
-        if rate is None:
+        if rate is None or bar.run.kind == Run.Kind.RETRY:
             continue
         x = bar.x + bar.width / 2
         y = _y(rate / 100, plot_height)
@@ -238,19 +293,38 @@ def _rate_line(bars: list[_Bar], plot_height: float) -> str:
     return f'<g pointer-events="none">{line}{"".join(markers)}</g>'
 
 
+def run_label(run: Run) -> str:
+    """Return the bar label of a run: '#5', or '#4 R' for a retry run."""
+    if run.kind == Run.Kind.RETRY:
+        return _("#%(id)s R") % {"id": run.pk}
+    return f"#{run.pk}"
+
+
 def _x_labels(bars: list[_Bar]) -> list[str]:
+    # Dates take about 60 px, so with many runs only every few bars get one;
+    # run numbers are shorter and are written under every bar that fits them.
     every = max(1, math.ceil(len(bars) / 10))
-    y = HEIGHT - MARGIN_BOTTOM + 16
+    slot = bars[0].width / 0.7
+    widest = max(len(run_label(bar.run)) for bar in bars) * LABEL_CHAR_WIDTH
+    label_every = 1 if widest + 4 <= slot else every
+    y = HEIGHT - MARGIN_BOTTOM + 14
     parts = []
     for index, bar in enumerate(bars):
-        if index % every and index != len(bars) - 1:
+        x = bar.x + bar.width / 2
+        last = index == len(bars) - 1
+        if index % label_every == 0 or last:
+            parts.append(
+                f'<text x="{x:.1f}" y="{y}" text-anchor="middle" font-size="10" '
+                f'font-weight="bold" fill="{COLOR_TEXT}">'
+                f"{escape(run_label(bar.run))}</text>"
+            )
+        if index % every and not last:
             continue
         started = timezone.localtime(bar.run.started_at)
-        x = bar.x + bar.width / 2
         parts.append(
-            f'<text x="{x:.1f}" y="{y}" text-anchor="middle" fill="{COLOR_TEXT}">'
-            f"{escape(date_format(started, 'd/m'))}</text>"
-            f'<text x="{x:.1f}" y="{y + 13}" text-anchor="middle" '
-            f'fill="{COLOR_TEXT}">{escape(date_format(started, "H:i"))}</text>'
+            f'<text x="{x:.1f}" y="{y + 14}" text-anchor="middle" fill="{COLOR_TEXT}">'
+            f"{escape(date_format(started, 'SHORT_DATE_FORMAT'))}</text>"
+            f'<text x="{x:.1f}" y="{y + 27}" text-anchor="middle" '
+            f'fill="{COLOR_TEXT}">{escape(date_format(started, "TIME_FORMAT"))}</text>'
         )
     return parts

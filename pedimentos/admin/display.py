@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ..models import Run, ServiceOutcome
 
@@ -105,3 +106,20 @@ def short_datetime(value) -> str:
     if value is None:
         return "–"
     return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def outcome_count_text(outcomes: int, services: int) -> str:
+    """Format a count of outcomes, adding the count of services when it differs.
+
+    Retries record a new outcome for the same service, so 6 failed outcomes
+    may be 3 services that failed twice each.
+    """
+    if outcomes == services:
+        return str(outcomes)
+    outcome_text = ngettext(
+        "%(count)d outcome", "%(count)d outcomes", outcomes
+    ) % {"count": outcomes}
+    service_text = ngettext(
+        "%(count)d service", "%(count)d services", services
+    ) % {"count": services}
+    return f"{outcome_text} ({service_text})"

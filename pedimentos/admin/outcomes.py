@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.contrib import admin
 from django.contrib.admin.views.main import PAGE_VAR
+from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -18,12 +19,36 @@ from .. import selectors
 from ..models import Run, ServiceOutcome
 from .actions import retry_failed_services
 from .base import ReadOnlyAdmin
-from .display import ERROR_KIND_HINTS, format_duration, short_datetime, status_badge
+from .display import (
+    ERROR_KIND_HINTS,
+    format_duration,
+    outcome_count_text,
+    short_datetime,
+    status_badge,
+)
 
 # Runs offered in the sidebar's run filter; any run id works in the URL.
 RUN_FILTER_CHOICES = 15
 # Longest VUCEM message used as a filter link in the failures-by-cause box.
 MAX_LINKED_MESSAGE = 500
+# Characters of the error message shown in the list; the full text is in
+# the cell's title attribute and on the detail page.
+SHORT_ERROR_CHARS = 90
+
+
+def full_pedimento(outcome: ServiceOutcome) -> str:
+    """Return the pedimento as written on paper: 'aduana patente number'."""
+    parts = [outcome.aduana, outcome.patente, outcome.pedimento_number]
+    return " ".join(part for part in parts if part) or "–"
+
+
+def backend_state_text(outcome: ServiceOutcome) -> str:
+    """Describe in words the service state that the run left in the backend."""
+    if not outcome.backend_updated:
+        return _("No")
+    if outcome.status == ServiceOutcome.Status.FAILED:
+        return _("Yes: marked as failed in the backend")
+    return _("Yes: marked as done")
 
 
 class RunFilter(admin.SimpleListFilter):
@@ -74,22 +99,20 @@ class CurrentStateFilter(admin.SimpleListFilter):
 
 @admin.register(ServiceOutcome)
 class ServiceOutcomeAdmin(ReadOnlyAdmin):
+    # The list fits a 1366 px wide window beside the filter sidebar, with the
+    # error columns right after the pedimento. The outcome id, attempts and
+    # finish time are on the detail page only.
     list_display = [
-        "id",
         "service_id",
-        "pedimento_number",
-        "aduana",
-        "patente",
-        "rfc",
+        "full_pedimento",
         "status_badge",
         "error_kind",
         "short_error",
-        "attempts",
+        "rfc",
         "current_state",
         "run_link",
-        "finished",
     ]
-    list_display_links = ["id", "service_id"]
+    list_display_links = ["service_id"]
     list_filter = [
         "status",
         "error_kind",
@@ -117,14 +140,14 @@ class ServiceOutcomeAdmin(ReadOnlyAdmin):
         ]}),
         (_("Reply and document"), {"fields": [
             "numero_operacion", "document_id", "reply_size", "reply_sha256",
-            "backend_updated",
+            "backend_state",
         ]}),
         (_("Run"), {"fields": ["run_link", "page", "position"]}),
         (_("History of this service"), {"fields": ["history"]}),
     ]
     readonly_fields = [
         "status_badge", "what_to_do", "current_state", "attempt_table", "duration",
-        "run_link", "history",
+        "run_link", "history", "backend_state",
     ]
 
     def get_queryset(self, request):
@@ -149,13 +172,23 @@ class ServiceOutcomeAdmin(ReadOnlyAdmin):
     def status_badge(self, outcome: ServiceOutcome):
         return status_badge(outcome.status, outcome.get_status_display())
 
-    @admin.display(description=_("finished at"), ordering="finished_at")
-    def finished(self, outcome: ServiceOutcome) -> str:
-        return short_datetime(outcome.finished_at)
+    @admin.display(description=_("pedimento"), ordering="pedimento_number")
+    def full_pedimento(self, outcome: ServiceOutcome) -> str:
+        return full_pedimento(outcome)
 
     @admin.display(description=_("error message"))
-    def short_error(self, outcome: ServiceOutcome) -> str:
-        return Truncator(outcome.error_message).chars(90)
+    def short_error(self, outcome: ServiceOutcome):
+        message = outcome.error_message
+        if not message:
+            return "–"
+        short = Truncator(message).chars(SHORT_ERROR_CHARS)
+        if short == message:
+            return message
+        return format_html('<span title="{}">{}</span>', message, short)
+
+    @admin.display(description=_("state updated in backend"))
+    def backend_state(self, outcome: ServiceOutcome) -> str:
+        return backend_state_text(outcome)
 
     @admin.display(description=_("what to do"))
     def what_to_do(self, outcome: ServiceOutcome) -> str:
@@ -248,6 +281,15 @@ def _cause_rows(changelist) -> list[dict]:
     """Return the failures of the list's current filter, by cause, with links."""
     labels = dict(ServiceOutcome.ErrorKind.choices)
     remove = [PAGE_VAR, "error_code", "error_message", "error_kind__exact"]
+    # Retries add outcomes for the same service, so each kind also counts
+    # distinct services.
+    services_by_kind = dict(
+        changelist.queryset.filter(status=ServiceOutcome.Status.FAILED)
+        .order_by()
+        .values("error_kind")
+        .annotate(services=Count("service_id", distinct=True))
+        .values_list("error_kind", "services")
+    )
     causes = []
     for cause in selectors.failure_causes(changelist.queryset):
         kind = cause["kind"]
@@ -265,6 +307,10 @@ def _cause_rows(changelist) -> list[dict]:
             "label": labels.get(kind, kind or _("(no error kind)")),
             "kind": kind,
             "count": cause["count"],
+            "services": services_by_kind.get(kind, cause["count"]),
+            "count_text": outcome_count_text(
+                cause["count"], services_by_kind.get(kind, cause["count"])
+            ),
             "url": changelist.get_query_string(params, remove=remove),
             "hint": ERROR_KIND_HINTS.get(kind, ""),
             "details": details,

@@ -1,9 +1,13 @@
 """Admin pages of service outcomes: list, failures by cause, search, detail."""
 
+import re
+
+import pytest
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from pedimentos.admin.outcomes import full_pedimento
 from pedimentos.models import ServiceOutcome
 
 OUTCOMES_URL = reverse("admin:pedimentos_serviceoutcome_changelist")
@@ -153,3 +157,104 @@ def test_date_hierarchy_filter(superuser_client, make_run, make_outcome):
     results = list(response.context["cl"].result_list)
     assert recent in results
     assert old not in results
+
+
+def _column_classes(body: str) -> set[str]:
+    return set(re.findall(r'<th scope="col" class="[^"]*column-([a-z_]+)', body))
+
+
+def test_list_columns_compact(superuser_client, make_run, make_outcome):
+    run = make_run(failed=1)
+    make_outcome(run, status="failed", aduana="400", patente="1122",
+                 pedimento_number="5683437")
+    response = superuser_client.get(OUTCOMES_URL)
+    body = response.content.decode()
+    columns = _column_classes(body)
+    assert "full_pedimento" in columns
+    assert "id" not in columns
+    assert "aduana" not in columns
+    assert "patente" not in columns
+    assert "400 1122 5683437" in body
+
+
+def test_list_error_columns_follow_pedimento(superuser_client, make_run, make_outcome):
+    run = make_run(failed=1)
+    make_outcome(run, status="failed", error_kind="transport")
+    fields = list(
+        superuser_client.get(OUTCOMES_URL).context["cl"].list_display
+    )
+    start = fields.index("full_pedimento")
+    assert fields[start + 1:start + 4] == ["status_badge", "error_kind", "short_error"]
+
+
+def test_short_error_title_holds_full_text(superuser_client, make_run, make_outcome):
+    run = make_run(failed=2)
+    long_message = "VUCEM replied with an HTML page instead of SOAP. " * 4
+    make_outcome(run, status="failed", error_kind="transport",
+                 error_message=long_message.strip())
+    make_outcome(run, status="failed", error_kind="transport",
+                 error_message="Short message")
+    body = superuser_client.get(OUTCOMES_URL).content.decode()
+    assert f'title="{long_message.strip()}"' in body
+    assert long_message.strip() + "</" not in body
+    assert "Short message" in body
+    assert 'title="Short message"' not in body
+
+
+def test_full_pedimento_skips_blanks():
+    outcome = ServiceOutcome(aduana="", patente="3420", pedimento_number="4001234")
+    assert full_pedimento(outcome) == "3420 4001234"
+    assert full_pedimento(ServiceOutcome()) == "–"
+
+
+@pytest.mark.parametrize(
+    ("status", "updated", "expected"),
+    [
+        ("failed", True, "Sí: marcado como fallido en el backend"),
+        ("succeeded", True, "Sí: marcado como terminado"),
+        ("failed", False, "No"),
+    ],
+)
+def test_backend_state_in_words(superuser_client, make_run, make_outcome, status,
+                                updated, expected):
+    run = make_run(failed=1)
+    outcome = make_outcome(run, status=status, backend_updated=updated)
+    url = reverse("admin:pedimentos_serviceoutcome_change", args=[outcome.pk])
+    body = superuser_client.get(url).content.decode()
+    assert expected in body
+    assert "icon-yes.svg" not in body
+    assert "icon-no.svg" not in body
+
+
+def test_causes_count_services(superuser_client, make_run, make_outcome):
+    night = make_run(failed=2)
+    retry = make_run(failed=2, kind="retry")
+    for run in (night, retry):
+        make_outcome(run, status="failed", error_kind="transport", service_id=7)
+        make_outcome(run, status="failed", error_kind="transport", service_id=8)
+    make_outcome(night, status="failed", error_kind="internal", service_id=9)
+    response = superuser_client.get(OUTCOMES_URL)
+    causes = _causes(response)
+    assert causes["transport"]["count"] == 4
+    assert causes["transport"]["services"] == 2
+    assert causes["transport"]["count_text"] == "4 resultados (2 servicios)"
+    assert causes["internal"]["count_text"] == "1"
+
+
+def test_spanish_labels(superuser_client, make_run, make_outcome):
+    run = make_run(failed=1)
+    outcome = make_outcome(run, status="failed", error_kind="soap_fault")
+    listing = superuser_client.get(OUTCOMES_URL).content.decode()
+    assert "Falla SOAP de VUCEM" in listing
+    assert "VUCEM respondió con un error" in listing
+    url = reverse("admin:pedimentos_serviceoutcome_change", args=[outcome.pk])
+    detail = superuser_client.get(url).content.decode()
+    for label in ("Código de error SOAP", "Número de operación VUCEM",
+                  "UUID del pedimento"):
+        assert label in detail, label
+
+
+def test_site_header_named(superuser_client):
+    body = superuser_client.get(reverse("admin:index")).content.decode()
+    assert "Pedimentos · VUCEM" in body
+    assert "Administración de Django" not in body

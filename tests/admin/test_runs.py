@@ -107,3 +107,37 @@ def test_runs_list_english_on_request(superuser_client, make_run):
     make_run()
     body = superuser_client.get(RUNS_URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Latest runs" in body
+
+
+def test_runs_list_columns_compact(superuser_client, make_run):
+    make_run(succeeded=3, failed=1)
+    response = superuser_client.get(RUNS_URL)
+    fields = list(response.context["cl"].list_display)
+    for dropped in ("service_type", "workers", "kind", "finished", "outcomes_link"):
+        assert dropped not in fields, dropped
+    for kept in ("started", "status_badge", "pages", "processed_link", "succeeded",
+                 "failed_link", "success_rate_display", "duration", "started_by"):
+        assert kept in fields, kept
+
+
+def test_runs_list_pages_names_retry(superuser_client, make_run):
+    make_run(succeeded=2, kind=Run.Kind.RETRY)
+    body = superuser_client.get(RUNS_URL).content.decode()
+    assert '<td class="field-pages">Reintento</td>' in body
+
+
+def test_run_detail_outcomes_link_text(superuser_client, make_run, make_outcome):
+    run = make_run(succeeded=2)
+    make_outcome(run)
+    make_outcome(run)
+    response = superuser_client.get(reverse("admin:pedimentos_run_change", args=[run.pk]))
+    body = response.content.decode()
+    assert "Ver los 2 resultados de esta ejecución</a>" in body
+    assert ">Resultados</a>" not in body
+
+
+def test_plain_list_not_indented(superuser_client, make_run):
+    run = make_run(failed=1)
+    response = superuser_client.get(reverse("admin:pedimentos_run_change", args=[run.pk]))
+    body = response.content.decode()
+    assert "form .aligned ul.pedimentos-plain-list" in body
