@@ -90,8 +90,8 @@ class ServiceOutcome(models.Model):
         INVALID_DATA = "invalid_data", _("Invalid service data")
         NO_CREDENTIALS = "no_credentials", _("No VUCEM credentials")
         AUTH_FAILED = "auth_failed", _("VUCEM authentication failed")
-        VUCEM_ERROR = "vucem_error", _("VUCEM business error")
-        SOAP_FAULT = "soap_fault", _("SOAP fault")
+        VUCEM_ERROR = "vucem_error", _("VUCEM replied with an error")
+        SOAP_FAULT = "soap_fault", _("VUCEM SOAP fault")
         TRANSPORT = "transport", _("Connection or server error")
         INVALID_REPLY = "invalid_reply", _("Invalid VUCEM reply")
         BACKEND_REJECTED = "backend_rejected", _("Rejected by the backend")
@@ -107,7 +107,7 @@ class ServiceOutcome(models.Model):
     position = models.PositiveIntegerField(_("position in page"), default=0)
 
     # Copied from the backend service as it was when the run read it.
-    pedimento_uuid = models.CharField(_("pedimento uuid"), max_length=64, blank=True)
+    pedimento_uuid = models.CharField(_("pedimento UUID"), max_length=64, blank=True)
     pedimento_number = models.CharField(_("pedimento"), max_length=32, blank=True, db_index=True)
     aduana = models.CharField(_("aduana"), max_length=16, blank=True)
     patente = models.CharField(_("patente"), max_length=16, blank=True)
@@ -122,13 +122,13 @@ class ServiceOutcome(models.Model):
     worker = models.CharField(_("worker"), max_length=64, blank=True)
     attempts = models.PositiveIntegerField(_("VUCEM attempts"), default=0)
     error_kind = models.CharField(_("error kind"), max_length=32, choices=ErrorKind.choices, blank=True, db_index=True)
-    error_code = models.CharField(_("fault code"), max_length=128, blank=True)
+    error_code = models.CharField(_("SOAP fault code"), max_length=128, blank=True)
     error_message = models.TextField(_("error message"), blank=True)
     # Per-attempt timing and result, for example
     # [{"at": "...", "seconds": 1.2, "result": "HTTP 503"}].
     attempt_log = models.JSONField(_("attempts"), default=list, blank=True)
 
-    numero_operacion = models.CharField(_("numeroOperacion"), max_length=32, blank=True)
+    numero_operacion = models.CharField(_("VUCEM operation number"), max_length=32, blank=True)
     document_id = models.CharField(_("document id"), max_length=64, blank=True)
     reply_size = models.PositiveIntegerField(_("reply size (bytes)"), null=True, blank=True)
     reply_sha256 = models.CharField(_("reply SHA-256"), max_length=64, blank=True)
