@@ -182,7 +182,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # timeout is how long a writer waits for the lock, in seconds. Each
     # worker thread has its own connection, and SQLite's default page cache
     # of 2 MiB per connection grew a 16-thread run by about 30 MB once the
-    # database outgrew it; the queries are indexed lookups, so 512 KiB do.
+    # database outgrew it. The queries are indexed lookups, so 512 KiB do.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 30,

@@ -22,7 +22,7 @@ from .exceptions import (
     BackendRejected,
     BackendTransientError,
 )
-from .http import new_session
+from .http import error_reason, new_session
 from .retry import RetryPolicy, call_with_retry, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -230,15 +230,15 @@ class BackendClient:
             raise BackendTransientError(f"Backend {what}: connection to {self.api_url} timed out") from error
         except requests.ReadTimeout as error:
             raise BackendTransientError(
-                f"Backend {what}: no answer within {self.read_timeout:g} s (read timeout)", sent=True
+                f"Backend {what}: no response within {self.read_timeout:g} s (read timeout)", sent=True
             ) from error
         except requests.ConnectionError as error:
             raise BackendTransientError(
-                f"Backend {what}: cannot connect to {self.api_url} ({_reason(error)})",
+                f"Backend {what}: cannot connect to {self.api_url} ({error_reason(error)})",
                 sent=method != "GET",
             ) from error
         except requests.RequestException as error:
-            raise BackendTransientError(f"Backend {what} failed: {_reason(error)}", sent=True) from error
+            raise BackendTransientError(f"Backend {what} failed: {error_reason(error)}", sent=True) from error
 
         status = response.status_code
         if status == 401:
@@ -283,13 +283,3 @@ def _quote(response) -> str:
     if len(text) > MAX_QUOTED_BODY:
         text = text[:MAX_QUOTED_BODY] + "..."
     return f"({text})"
-
-
-def _reason(error) -> str:
-    # requests nests the useful text several levels down; the innermost
-    # reason ("Connection refused") is what an operator can act on.
-    cause = error
-    while cause.__cause__ is not None or (cause.args and isinstance(cause.args[0], Exception)):
-        cause = cause.__cause__ or cause.args[0]
-    reason = getattr(cause, "reason", None) or cause
-    return str(reason)

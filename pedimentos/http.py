@@ -24,3 +24,31 @@ def new_session(base_url: str) -> requests.Session:
     if bundle:
         session.verify = bundle
     return session
+
+
+# Longest reason quoted in an error message, in characters.
+MAX_REASON_LENGTH = 300
+# requests wraps urllib3 errors a few levels deep; the bound only guards
+# against a cycle in the chain.
+MAX_CAUSE_DEPTH = 10
+
+
+def error_reason(error: Exception) -> str:
+    """Return the innermost cause of a requests error as one short line.
+
+    requests nests the text an operator can act on ("Connection refused",
+    "Name or service not known") several exceptions down, in ``args[0]``,
+    ``__cause__`` or a ``reason`` attribute.
+    """
+    cause = error
+    for _ in range(MAX_CAUSE_DEPTH):
+        if cause.args and isinstance(cause.args[0], Exception):
+            cause = cause.args[0]
+        elif cause.__cause__ is not None:
+            cause = cause.__cause__
+        else:
+            break
+    inner = getattr(cause, "reason", None)
+    if isinstance(inner, Exception):
+        cause = inner
+    return " ".join(str(cause).split())[:MAX_REASON_LENGTH]

@@ -52,7 +52,6 @@ class CredentialStore:
         self._backend = backend
         self._lock = threading.Lock()
         self._futures: dict[str, Future] = {}
-        self.fetches = 0
 
     def get(self, rfc: str) -> Credentials:
         with self._lock:
@@ -73,7 +72,6 @@ class CredentialStore:
         return future.result()
 
     def _fetch(self, rfc: str) -> Credentials:
-        self.fetches += 1
         entries = self._backend.get_credentials(rfc)
         matching = [e for e in entries if str(e.get("usuario") or "").strip().upper() == rfc]
         active = [e for e in matching if e.get("is_active", True) and e.get("password")]
@@ -120,7 +118,7 @@ class RunContext:
     def record_vucem_result(self, error: Exception | None) -> None:
         """Count services in a row that could not reach VUCEM; stop the run at the limit.
 
-        ``error`` is None when VUCEM answered (success, fault or business
+        ``error`` is None when VUCEM replied (success, fault or business
         error), and the transport error when every attempt failed to reach it.
         """
         limit = self.config.vucem_max_consecutive_failures
@@ -181,7 +179,7 @@ def process_outcome(outcome: ServiceOutcome, ctx: RunContext, *, worker: str) ->
         return outcome
 
     services.outcome_start(outcome, worker=worker)
-    step = _Step(outcome)
+    step = _Step()
     try:
         _run_pipeline(outcome, ctx, step, claim.history)
     except Interrupted:
@@ -218,7 +216,7 @@ def process_outcome(outcome: ServiceOutcome, ctx: RunContext, *, worker: str) ->
 class _Step:
     """Fields gathered while a service moves through the pipeline."""
 
-    def __init__(self, outcome):
+    def __init__(self):
         self.fields: dict = {"attempts": 0, "attempt_log": []}
         self.failed_at = ErrorKind.INTERNAL
 
@@ -304,7 +302,7 @@ def _unconfirmed_upload(outcome: ServiceOutcome, ctx: RunContext, history: list)
 
     When the latest earlier attempt at this service was still in flight when
     its run stopped (killed, crashed or out of grace time), its upload may
-    have reached the backend without the answer being stored. A document of
+    have reached the backend without its response being stored. A document of
     the pedimento created after that attempt started is that upload.
     """
     started = [earlier for earlier in history if earlier.started_at is not None]

@@ -11,7 +11,7 @@ class RateLimiter:
 
     A caller gets its turn only when, under the lock, the clock has reached
     the next free start time, and it then moves that time one interval
-    ahead. So the spacing holds between the moments ``acquire`` returns,
+    ahead. So the spacing is kept between the moments ``acquire`` returns,
     even when a sleeping thread wakes late. Waiting is done outside the
     lock. A ``stop_event`` that is set wakes waiters early, and ``acquire``
     then returns False.

@@ -54,7 +54,6 @@ class Progress:
     run_started: object = None  # (run), before the snapshot is read
     snapshot_taken: object = None  # (total_services)
     outcome_recorded: object = None  # (outcome)
-    message: object = None  # (text) for warnings the operator should see
 
     def emit(self, name, *args):
         callback = getattr(self, name)
@@ -69,7 +68,6 @@ class RunResult:
     run: Run
     errors: list[ServiceOutcome] = field(default_factory=list)
     errors_by_kind: dict[str, int] = field(default_factory=dict)
-    page_errors: list[str] = field(default_factory=list)
 
 
 class Runner:
@@ -214,7 +212,7 @@ class Runner:
         are read in parallel, and each is stored as soon as it arrives, so
         memory does not grow with the number of pages. A page that cannot be
         read because the backend is unreachable aborts the run before any
-        service changes; a page of the wrong shape is reported and skipped.
+        service changes. A page of the wrong shape is reported and skipped.
         """
         first = self._fetch_page(run, start_page)
         if first is None:
@@ -373,7 +371,6 @@ class Runner:
             run=run,
             errors=list(failed.order_by("page", "position")[:10]),
             errors_by_kind=dict(sorted(by_kind.items())),
-            page_errors=list(self.page_errors),
         )
 
 

@@ -134,7 +134,7 @@ HISTORY_LIMIT = 50
 class ClaimResult:
     """The outcome of ``claim_acquire``."""
 
-    # Why the service must be skipped, or None when the claim was taken.
+    # The reason the service must be skipped, or None when the claim was taken.
     skip_reason: str | None
     # The service's outcomes in other runs, newest first (empty when skipped).
     history: list = field(default_factory=list)
@@ -167,9 +167,9 @@ def claim_acquire(outcome: ServiceOutcome, *, lease_seconds: float) -> ClaimResu
             )
             return ClaimResult(skip_reason=f"claimed by run {holder}")
 
-    # Read other runs' outcomes only once the claim is held. A run records
+    # Read other runs' outcomes only once the claim is taken. A run records
     # its outcome and releases its claim in one transaction, so an outcome
-    # recorded just before this claim was taken is visible here; read before
+    # recorded just before this claim was taken is visible here. Read before
     # taking the claim, it could slip in between.
     history = list(
         ServiceOutcome.objects.filter(service_id=outcome.service_id)

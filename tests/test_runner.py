@@ -9,19 +9,10 @@ from django.core import serializers
 from pedimentos.models import Run, ServiceOutcome
 from pedimentos.runner import Runner
 from tests.conftest import sandbox_config
+from tests.robustness.helpers import DONE, FAILED, PENDING, pedimento_of, run_pages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DONE, FAILED, PENDING = 3, 2, 1
-
-
-def run_pages(sandbox, start, end, *, workers=2, **overrides):
-    runner = Runner(sandbox_config(sandbox, **overrides), workers=workers, service_type=3)
-    return runner.run_pages(start, end, started_by="test")
-
-
-def pedimento_of(sandbox, service_id):
-    return sandbox.backend.services[service_id]["pedimento"]["pedimento"]
 
 
 def test_shifting_pages_processed_exactly_once(make_sandbox):

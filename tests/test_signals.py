@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from pedimentos.sandbox import Sandbox, SandboxConfig, VucemFaults
+from tests.robustness.helpers import DONE, FAILED, PENDING
 
 ROOT = Path(__file__).resolve().parent.parent
-DONE, FAILED, PENDING = 3, 2, 1
 
 
 @pytest.fixture

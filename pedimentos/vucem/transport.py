@@ -18,7 +18,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ReadTimeoutError
 
 from pedimentos.exceptions import VucemInvalidReply, VucemTransportError
-from pedimentos.http import new_session
+from pedimentos.http import error_reason, new_session
 
 # Bytes read from the socket at a time. A reply over the limit is cut after
 # at most one more chunk.
@@ -157,39 +157,28 @@ def _translate_errors(url: str, connect_timeout: float, read_timeout: float):
         raise _read_timeout(read_timeout) from exc
     except requests.exceptions.SSLError as exc:
         raise VucemTransportError(
-            f"TLS handshake with VUCEM at {url} failed: {_reason(exc)}. If the "
+            f"TLS handshake with VUCEM at {url} failed: {error_reason(exc)}. If the "
             f"error mentions 'dh key too small', lower VUCEM_TLS_SECURITY_LEVEL."
         ) from exc
     except requests.exceptions.ChunkedEncodingError as exc:
         raise VucemTransportError(
             f"VUCEM's reply was cut off while reading it (broken chunked "
-            f"encoding or connection closed): {_reason(exc)}."
+            f"encoding or connection closed): {error_reason(exc)}."
         ) from exc
     except requests.exceptions.ContentDecodingError as exc:
         raise VucemTransportError(
-            f"VUCEM's compressed reply could not be decoded: {_reason(exc)}."
+            f"VUCEM's compressed reply could not be decoded: {error_reason(exc)}."
         ) from exc
     except requests.exceptions.ConnectionError as exc:
         # iter_content reports a read timeout in the body as ConnectionError.
         if exc.args and isinstance(exc.args[0], ReadTimeoutError):
             raise _read_timeout(read_timeout) from exc
         raise VucemTransportError(
-            f"Connection to VUCEM at {url} failed (connection error): {_reason(exc)}."
+            f"Connection to VUCEM at {url} failed (connection error): {error_reason(exc)}."
         ) from exc
 
 
 def _read_timeout(read_timeout: float) -> VucemTransportError:
     return VucemTransportError(
-        f"VUCEM did not answer within {read_timeout:g} s (read timeout)."
+        f"VUCEM did not respond within {read_timeout:g} s (read timeout)."
     )
-
-
-def _reason(exc: Exception) -> str:
-    """Return the innermost cause of a requests error as one short line."""
-    reason = exc
-    while reason.args and isinstance(reason.args[0], Exception):
-        reason = reason.args[0]
-    inner = getattr(reason, "reason", None)
-    if isinstance(inner, Exception):
-        reason = inner
-    return " ".join(str(reason).split())[:300]

@@ -277,7 +277,7 @@ def _exit_status(run: Run) -> int:
 
 
 def _started_by() -> str:
-    # Whether stdin is a terminal tells an interactive shell from cron, a
+    # Whether stdin is a terminal separates an interactive shell from cron, a
     # pipe or a service manager, but not which of those it is.
     try:
         user = getpass.getuser()
