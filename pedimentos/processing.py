@@ -106,7 +106,7 @@ class RunContext:
     # Limits how many VUCEM requests of the run are in flight at once.
     vucem_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
     abort_error: BackendAuthError | None = None
-    # Why the run stopped taking services because VUCEM was unreachable.
+    # The reason the run stopped taking services because VUCEM was unreachable.
     vucem_outage: str | None = None
     vucem_failures_in_row: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -131,8 +131,10 @@ class RunContext:
                 return
             self.vucem_outage = (
                 f"VUCEM could not be reached for {self.vucem_failures_in_row} services in a row "
-                f"(last error: {error}); the run stopped taking services. Check VUCEM_URL and "
-                "VUCEM's status, then run again: services not started are still pending."
+                f"(last error: {error}), so the run stopped taking services. Services not "
+                "started are still pending. Those that failed are marked failed in the "
+                "backend: once VUCEM answers again (check VUCEM_URL and VUCEM's status), "
+                "retry them with 'process_pedimentos --retry-failed --error-kind transport'."
             )
         logger.error("Run %s: %s", self.run.pk, self.vucem_outage)
         self.stop_event.set()

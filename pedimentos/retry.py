@@ -97,7 +97,7 @@ def call_with_retry(
             delay = policy.delay_for(error, attempt)
             logger.warning(
                 "%s failed (attempt %d of %d): %s; retrying in %.1f s",
-                description, attempt, policy.max_attempts, error, delay,
+                description, attempt, policy.max_attempts, str(error).rstrip("."), delay,
             )
             if sleep(delay) is False:
                 raise

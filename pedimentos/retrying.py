@@ -84,12 +84,15 @@ class RetryStarted:
 
 
 def retry_plan(outcomes, *, backend: BackendClient | None = None,
-               state_failed: int | None = None) -> RetryPlan:
+               state_failed: int | None = None,
+               max_services: int | None = MAX_RETRY_SERVICES) -> RetryPlan:
     """Sort the selected outcomes into services to retry and to skip.
 
     The database checks come first (not a failure, succeeded later, in
     flight); only the services left are checked in the backend, with one
     GET each. ``backend`` defaults to a client built from settings.
+    ``max_services`` caps what one admin request may retry; None lifts it
+    (the command line).
     """
     plan = RetryPlan()
     candidates: dict[int, ServiceOutcome] = {}
@@ -107,7 +110,7 @@ def retry_plan(outcomes, *, backend: BackendClient | None = None,
             outcome, _("Being processed now by run %(run)s.") % {"run": run_id}
         ))
 
-    if len(candidates) > MAX_RETRY_SERVICES:
+    if max_services is not None and len(candidates) > max_services:
         plan.backend_error = _(
             "%(count)d services were selected; the admin retries at most %(max)d at "
             "once. Narrow the selection, or run 'manage.py process_pedimentos "

@@ -23,6 +23,12 @@ def latest_outcomes():
 
 def failed_service_ids(*, run_id=None, error_kind=None, since=None) -> list[int]:
     """Return the ids of services whose latest outcome failed, filtered as given."""
+    queryset = failed_outcomes(run_id=run_id, error_kind=error_kind, since=since)
+    return list(queryset.values_list("service_id", flat=True))
+
+
+def failed_outcomes(*, run_id=None, error_kind=None, since=None):
+    """Return the latest outcome of each service whose latest outcome failed, filtered as given."""
     queryset = latest_outcomes().filter(status=ServiceOutcome.Status.FAILED)
     if run_id is not None:
         queryset = queryset.filter(run_id=run_id)
@@ -35,7 +41,7 @@ def failed_service_ids(*, run_id=None, error_kind=None, since=None) -> list[int]
         queryset = queryset.filter(error_kind=error_kind)
     if since:
         queryset = queryset.filter(finished_at__gte=_start_of_day(since))
-    return list(queryset.order_by("service_id").values_list("service_id", flat=True))
+    return queryset.order_by("service_id")
 
 
 def _start_of_day(value) -> datetime:

@@ -63,3 +63,33 @@ def test_retry_failed_invalid_date(db, settings):
     with pytest.raises(CommandError) as error:
         call_command("process_pedimentos", "--retry-failed", "--since", "03/01/2025")
     assert "YYYY-MM-DD" in str(error.value)
+
+
+def test_retry_failed_skips_done_in_backend(make_sandbox, sandbox_settings):
+    sandbox = make_sandbox(seed=13, services=3)
+    sandbox_settings(sandbox)
+    night = _night_with_failures(sandbox, [["auth"], ["auth"]])
+    assert night.failed == 2
+    finished, still_failed = sorted(night.outcomes.filter(status="failed").values_list(
+        "service_id", flat=True))
+    # Another tool finished one of them in the backend after the night run.
+    service = sandbox.backend.services[finished]
+    status, _ = sandbox.backend.update_service(finished, {
+        "estado": 3,
+        "pedimento": service["pedimento"]["id"],
+        "servicio": service["servicio"],
+        "tipo_procesamiento": service["tipo_procesamiento"],
+        "organizacion": service["organizacion"],
+    })
+    assert status == 200
+    requests_before = sandbox.vucem.request_count
+
+    code = _call("--retry-failed", "--run", str(night.pk))
+
+    retry = Run.objects.get(kind=Run.Kind.RETRY)
+    assert code == 0
+    assert list(retry.outcomes.values_list("service_id", flat=True)) == [still_failed]
+    assert retry.succeeded == 1
+    assert sandbox.vucem.request_count - requests_before == 1
+    assert sum(1 for doc in sandbox.backend.documents
+               if doc["pedimento"] == service["pedimento"]["id"]) == 0

@@ -103,17 +103,7 @@ class Command(BaseCommand):
                             progress=progress, stop_event=stop_event)
             started_by = _started_by()
             if options["retry_failed"]:
-                from pedimentos.selectors import failed_service_ids
-
-                try:
-                    service_ids = failed_service_ids(
-                        run_id=options["retry_run"], error_kind=options["error_kind"],
-                        since=options["since"],
-                    )
-                except ValidationError as error:
-                    raise CommandError(error.messages[0], returncode=EXIT_USAGE) from None
-                if verbosity:
-                    out.write(f"Retrying {len(service_ids)} failed services")
+                service_ids = self._plan_retry(options, runner, config, out, verbosity)
                 result = runner.run_services(service_ids, started_by=started_by)
             else:
                 if verbosity:
@@ -225,6 +215,37 @@ class Command(BaseCommand):
                 returncode=EXIT_USAGE,
             )
         return start_page, end_page, service_type, workers
+
+    def _plan_retry(self, options, runner, config, out, verbosity) -> list[int]:
+        """Return the failed services to retry, after the checks the admin action makes.
+
+        A service is skipped when it succeeded in a later run, is being
+        processed by another run, or is no longer failed in the backend
+        (another tool or an operator finished it), so a retry never does a
+        service twice.
+        """
+        from pedimentos.retrying import retry_plan
+        from pedimentos.selectors import failed_outcomes
+
+        try:
+            outcomes = list(failed_outcomes(
+                run_id=options["retry_run"], error_kind=options["error_kind"],
+                since=options["since"],
+            ))
+        except ValidationError as error:
+            raise CommandError(error.messages[0], returncode=EXIT_USAGE) from None
+
+        plan = retry_plan(outcomes, backend=runner.backend, state_failed=config.state_failed,
+                          max_services=None)
+        if plan.backend_error:
+            self.stderr.write(self.style.ERROR(str(plan.backend_error)))
+            sys.exit(EXIT_ABORTED)
+        for skipped in plan.skipped:
+            out.write(f"Service {skipped.outcome.service_id} skipped: {skipped.reason}")
+        if verbosity:
+            out.write(f"Retrying {len(plan.service_ids)} failed services "
+                      f"({len(plan.skipped)} skipped)")
+        return plan.service_ids
 
     def _configure_logging(self, verbosity):
         level = {0: logging.WARNING, 1: None, 2: logging.DEBUG, 3: logging.DEBUG}.get(verbosity)
